@@ -1,0 +1,230 @@
+"""Run the benchmark scenarios on oprun and on Dagster, side by side.
+
+Usage::
+
+    python bench/run.py [--quick] [--only NAME ...] [--repeat N]
+
+Run it with the project's interpreter (the one with oprun installed): oprun is
+measured on that interpreter, Dagster in ``bench/.venv-dagster``, which is
+created on first use. Each scenario runs in fresh processes, alternating the
+two sides, N times each (5 by default, 2 with ``--quick``). The medians go to
+stdout as a markdown table, ready to paste into an issue note, and to
+``bench/results/latest.json`` with every sample.
+
+To add a scenario, write ``bench/scenarios/NAME.py`` (see ``_common.py`` for
+the protocol) or, for a command timed from outside, a ``Command`` entry; then
+add it to ``SCENARIOS`` below with its targets.
+"""
+
+import argparse
+import datetime
+import difflib
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from harness.report import markdown, write_json
+from harness.scenarios import Command, Metric, Script, SideResult
+from harness.sides import BENCH, SetupError, dagster_side, oprun_side
+from harness.targets import AtMost, Faster, NoneOf
+
+RESULTS = BENCH / "results" / "latest.json"
+TIMEOUT_S = 900.0
+
+
+def _execute(targets=(), label="execute"):
+    return Metric("execute_s", label, per_op=True, targets=targets)
+
+
+# The scenarios, in the order they run, with the targets set in the issues.
+SCENARIOS = (
+    Script(
+        "import",
+        description="`import PACKAGE` in a fresh process, and heavy modules it loads",
+        script="import",
+        metrics=(
+            Metric("import_s", "import time", targets=(AtMost(0.030, "≤ 30 ms"),)),
+            Metric(
+                "heavy_modules",
+                "heavy modules loaded",
+                unit="list",
+                targets=(NoneOf(("sqlalchemy", "click", "rich", "starlette", "dask")),),
+            ),
+        ),
+    ),
+    Command(
+        "import_wall",
+        description="wall time of `python -c 'import PACKAGE'`, timed from outside",
+        argv={side: ["{python}", "-c", "import {package}"] for side in ("oprun", "dagster")},
+        metrics=(Metric("wall_s", "process wall time"),),
+    ),
+    Script(
+        "define_chain_1000",
+        description="define a job chaining 1000 distinct factory-made ops",
+        script="define_chain",
+        args=(1000,),
+        metrics=(Metric("define_s", "define", targets=(Faster(10),)),),
+    ),
+    Script(
+        "execute_chain_1",
+        description="execute_in_process() of a 1-op job",
+        script="execute_chain",
+        args=(1,),
+        metrics=(_execute(),),
+    ),
+    Script(
+        "execute_chain_100",
+        description="execute_in_process() of a 100-op chain",
+        script="execute_chain",
+        args=(100,),
+        metrics=(_execute(),),
+    ),
+    Script(
+        "execute_chain_1000",
+        description="execute_in_process() of a 1000-op chain",
+        script="execute_chain",
+        args=(1000,),
+        metrics=(_execute((Faster(100), AtMost(60e-6, "≤ 60 µs/op", per_op=True))),),
+    ),
+    Script(
+        "wide_1000",
+        description="execute a 1 -> 1000 -> 1 job with a 1000-way fan-in",
+        script="wide",
+        args=(1000,),
+        metrics=(_execute((Faster(100),)),),
+    ),
+    Script(
+        "dynamic_map_100",
+        description="100 DynamicOutputs, .map(double), .collect() into a sum",
+        script="dynamic_map",
+        args=(100,),
+        metrics=(_execute(),),
+    ),
+    Script(
+        "dynamic_map_10000",
+        description="10,000 DynamicOutputs, .map(double), .collect() into a sum",
+        script="dynamic_map",
+        args=(10_000,),
+        metrics=(_execute((AtMost(1.0, "≤ 1 s"),)),),
+        dagster_repeat_cap=2,  # about 1.5 minutes per Dagster run
+    ),
+    Script(
+        "peak_rss_chain_1000",
+        description="peak RSS of a process defining and executing a 1000-op chain",
+        script="peak_rss_chain",
+        args=(1000,),
+        metrics=(
+            Metric("peak_rss_bytes", "peak RSS", unit="bytes", targets=(AtMost(45e6, "≤ 45 MB"),)),
+        ),
+    ),
+    Script(
+        "config_50_fields",
+        description="a 50-field Config class validated and run in process",
+        script="config_50_fields",
+        metrics=(
+            Metric("execute_s", "validate + run", targets=(Faster(20),)),
+            Metric("validate_s", "validate_run_config", targets=(AtMost(1e-3, "≤ 1 ms"),)),
+        ),
+    ),
+)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog="python bench/run.py",
+        description="Benchmark oprun against Dagster; prints a markdown table.",
+    )
+    parser.add_argument("--quick", action="store_true", help="2 repeats instead of 5")
+    parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios")
+    parser.add_argument("--repeat", type=int, metavar="N", help="fresh processes per side")
+    parser.add_argument("--list", action="store_true", help="list the scenarios and exit")
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    known = [scenario.name for scenario in SCENARIOS]
+    for name in args.only or ():
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(known)}"
+            parser.error(f"unknown scenario {name!r}{hint}")
+    return args
+
+
+def measure(scenario, sides, repeat):
+    """Sample ``scenario`` on every side, alternating sides between repeats."""
+    results = {side.name: SideResult() for side in sides}
+    for side in sides:
+        scenario.prepare(side, TIMEOUT_S)
+    for index in range(repeat):
+        for side in sides:
+            result = results[side.name]
+            if result.finished or index >= scenario.repeats(side, repeat):
+                continue
+            _progress(f"{scenario.name}: {side.name} {index + 1}/{scenario.repeats(side, repeat)}")
+            result.add(scenario.sample(side, TIMEOUT_S))
+    return results
+
+
+def machine_info(sides, repeat):
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": {side.name: side.python_version for side in sides},
+        "versions": {side.name: side.version for side in sides},
+        "commit": _git_commit(),
+        "repeat": repeat,
+    }
+
+
+def header(info):
+    python = " / ".join(f"{v} ({k})" for k, v in info["python"].items())
+    versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
+    return (
+        f"{info['date']} · {info['cpus']} CPUs · Python {python} · {versions} · "
+        f"commit {info['commit']} · {info['repeat']} repeats, medians"
+    )
+
+
+def _git_commit():
+    done = subprocess.run(
+        ["git", "-C", str(BENCH), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+def _progress(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.list:
+        for scenario in SCENARIOS:
+            print(f"{scenario.name:22} {scenario.description}")
+        return 0
+    repeat = args.repeat or (2 if args.quick else 5)
+    chosen = [s for s in SCENARIOS if not args.only or s.name in args.only]
+    with tempfile.TemporaryDirectory(prefix="oprun-bench-") as scratch:
+        homes = [Path(scratch, name) for name in ("oprun", "dagster")]
+        for home in homes:
+            home.mkdir()
+        try:
+            sides = [oprun_side(homes[0]), dagster_side(homes[1])]
+        except SetupError as error:
+            print(f"bench: {error}", file=sys.stderr)
+            return 1
+        info = machine_info(sides, repeat)
+        print(f"{info['cpus']} CPUs, Python {sys.version.split()[0]}", file=sys.stderr)
+        results = [(scenario, measure(scenario, sides, repeat)) for scenario in chosen]
+    print(markdown(header(info), results))
+    write_json(RESULTS, info, results)
+    print(f"\nresults written to {RESULTS}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
