@@ -1,0 +1,107 @@
+"""`configured()`: a copy of an op, resource, executor or config-mapped graph whose
+config is fixed, or mapped from a new, smaller schema."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
+
+
+def _fixed_or_mapped(config_or_fn: Any, config_schema: Any, what: str) -> tuple[Any, Callable[[Any], Any]]:
+    """(new schema, fn from new config to the original's config)."""
+    if callable(config_or_fn) and not isinstance(config_or_fn, dict):
+        return config_schema, config_or_fn
+    if config_schema is not None:
+        raise DagsterInvalidDefinitionError(
+            f"{what}: configured() with a fixed config value takes no config_schema; pass a function "
+            "of the new config to give one."
+        )
+    fixed = config_or_fn
+    return None, lambda _ignored: fixed
+
+
+def _check_against(schema: Any, value: Any, what: str) -> Any:
+    from oprun.config.validate import validate_config
+
+    result = validate_config(schema, value)
+    if not result.success:
+        raise DagsterInvalidConfigError(f"Error in config for {what}", result.errors, value)
+    return result.value
+
+
+def configured_resource(resource_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:
+    new_schema, to_inner = _fixed_or_mapped(config, config_schema, "resource")
+    original_fn = resource_def.resource_fn
+    original_schema = resource_def.config_schema
+    if new_schema is None and original_schema is not None:
+        _check_against(original_schema, to_inner(None), "configured resource")
+
+    def fn(init_context: Any) -> Any:
+        inner = to_inner(init_context.resource_config)
+        processed = _check_against(original_schema, inner, "configured resource") if original_schema is not None else inner
+        return original_fn(init_context.replace_config(processed))
+
+    made = copy.copy(resource_def)
+    made.resource_fn = fn
+    made.config_schema = new_schema
+    made._fn_takes_context = True
+    if description is not None:
+        made.description = description
+    return made
+
+
+def configured_executor(executor_def: Any, config: Any, name: str | None, config_schema: Any, description: str | None) -> Any:
+    from oprun.definitions.executor import ExecutorDefinition
+
+    new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"executor {executor_def.name}")
+    original = executor_def
+
+    def create(init_context: Any) -> Any:
+        inner = _check_against(original.config_schema, to_inner(init_context.executor_config), f"executor {original.name}")
+        return original.executor_creation_fn(init_context.replace_config(inner))
+
+    def requirements(config_value: Any) -> Any:
+        return original.get_requirements(to_inner(config_value))
+
+    return ExecutorDefinition(name or original.name, new_schema, requirements, create, description or original.description)
+
+
+def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
+    new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"op {op_def.name}")
+    made = copy.copy(op_def)
+    from oprun.definitions.io import check_valid_name
+
+    made.name = check_valid_name(name, what="op name")
+    made.config_schema = new_schema
+    made.configured_from = (op_def, to_inner)
+    if description is not None:
+        made.description = description
+    return made
+
+
+def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
+    if graph_def.config_mapping is None:
+        raise DagsterInvalidDefinitionError(
+            f"Only graphs with a config mapping can be configured(); graph '{graph_def.name}' has none. "
+            "Give it @graph(config=ConfigMapping(...)) first."
+        )
+    from oprun.config.mapping import ConfigMapping
+
+    new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"graph {graph_def.name}")
+    inner_mapping = graph_def.config_mapping
+
+    def config_fn(outer: Any) -> Any:
+        processed = _check_against(inner_mapping.config_schema, to_inner(outer), f"graph {graph_def.name}")
+        return inner_mapping.resolve_from_validated(processed)
+
+    made = copy.copy(graph_def)
+    from oprun.definitions.io import check_valid_name
+
+    made.name = check_valid_name(name, what="graph name")
+    made.config_mapping = ConfigMapping(config_fn=config_fn, config_schema=new_schema if new_schema is not None else {})
+    if description is not None:
+        made.description = description
+    return made

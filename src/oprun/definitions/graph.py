@@ -1,0 +1,562 @@
+"""Graphs: `@graph` and `GraphDefinition`, checked when they are built.
+
+A graph is a set of nodes (uses of op or graph definitions) and the dependencies
+between their inputs and outputs, plus mappings from the graph's own inputs and
+outputs to its nodes'. Everything a user can get wrong in that structure (unknown
+nodes, inputs or outputs, cycles, fan-in into a non-list type, nested dynamic
+fan-out) is a `DagsterInvalidDefinitionError` raised here, naming the graph, the
+node and the input.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from oprun.definitions import composition
+from oprun.definitions.dependency import (
+    DependencyDefinition,
+    DynamicCollectDependencyDefinition,
+    InputMapping,
+    MultiDependencyDefinition,
+    Node,
+    NodeInvocation,
+    OutputMapping,
+)
+from oprun.definitions.io import (
+    DEFAULT_OUTPUT,
+    GraphIn,
+    GraphOut,
+    In,
+    InputDefinition,
+    Out,
+    OutputDefinition,
+    check_valid_name,
+)
+from oprun.definitions.types import Any_
+from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
+
+
+def _is_node_definition(value: Any) -> bool:
+    return getattr(value, "node_type", None) in ("op", "graph")
+
+
+class GraphDefinition:
+    """A graph of nodes; `to_job` binds it to resources, config and an executor."""
+
+    node_type = "graph"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        description: str | None = None,
+        node_defs: Sequence[Any] | None = None,
+        dependencies: Mapping[str | NodeInvocation, Mapping[str, Any]] | None = None,
+        input_mappings: Sequence[InputMapping] | None = None,
+        output_mappings: Sequence[OutputMapping] | None = None,
+        config: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        ins: Mapping[str, GraphIn] | None = None,
+        outs: Mapping[str, GraphOut] | None = None,
+        positional_inputs: Sequence[str] | None = None,
+        **_ignored: Any,
+    ) -> None:
+        self.name = check_valid_name(name, what="graph name")
+        self.description = description
+        self.tags = dict(tags or {})
+        self._definitions = _check_node_defs(self.name, node_defs or [])
+        self.nodes: dict[str, Node] = _create_nodes(self.name, self._definitions, dependencies or {})
+        self.dependencies: dict[str, dict[str, Any]] = _normalize_dependencies(dependencies or {})
+        self.input_mappings = list(input_mappings or [])
+        self.output_mappings = list(output_mappings or [])
+        _validate_dependencies(self)
+        self.toposorted_node_names = _toposort(self)
+        self.mapped_over: dict[str, tuple[str, str] | None] = _validate_dynamic(self)
+        self.input_dict = _graph_inputs(self, ins or {})
+        self.input_defs = list(self.input_dict.values())
+        self.output_dict = _graph_outputs(self, outs or {})
+        self.output_defs = list(self.output_dict.values())
+        self._positional_inputs = list(positional_inputs or self.input_dict)
+        self.config_mapping, self.hardcoded_config = _graph_config(self.name, config)
+
+    # -- node protocol (shared with OpDefinition) --
+
+    @property
+    def ins(self) -> dict[str, InputDefinition]:
+        return self.input_dict
+
+    @property
+    def outs(self) -> dict[str, OutputDefinition]:
+        return self.output_dict
+
+    @property
+    def positional_inputs(self) -> list[str]:
+        return self._positional_inputs
+
+    @property
+    def node_defs(self) -> list[Any]:
+        return list(self._definitions.values())
+
+    @property
+    def node_dict(self) -> dict[str, Node]:
+        return self.nodes
+
+    def node_named(self, name: str) -> Node:
+        node = self.nodes.get(name)
+        if node is None:
+            raise DagsterInvariantViolationError(
+                f"Graph '{self.name}' has no node named '{name}'.{did_you_mean(name, self.nodes)}"
+            )
+        return node
+
+    def has_node_named(self, name: str) -> bool:
+        return name in self.nodes
+
+    def input_mappings_for(self, graph_input: str) -> list[InputMapping]:
+        return [m for m in self.input_mappings if m.graph_input_name == graph_input]
+
+    def output_mapping_for(self, graph_output: str) -> OutputMapping | None:
+        for mapping in self.output_mappings:
+            if mapping.graph_output_name == graph_output:
+                return mapping
+        return None
+
+    def iterate_op_defs(self) -> list[Any]:
+        """Every op definition in this graph and its nested graphs."""
+        found: dict[str, Any] = {}
+        for definition in self._definitions.values():
+            if definition.node_type == "graph":
+                for inner in definition.iterate_op_defs():
+                    found.setdefault(inner.name, inner)
+            else:
+                found.setdefault(definition.name, definition)
+        return list(found.values())
+
+    def has_config(self) -> bool:
+        return self.config_mapping is not None
+
+    # -- invocation and derived definitions --
+
+    def alias(self, name: str) -> composition.PendingNodeInvocation:
+        return composition.PendingNodeInvocation(self, alias=name)
+
+    def tag(self, tags: Mapping[str, Any] | None) -> composition.PendingNodeInvocation:
+        return composition.PendingNodeInvocation(self, tags=tags)
+
+    def with_hooks(self, hook_defs: Any) -> composition.PendingNodeInvocation:
+        return composition.PendingNodeInvocation(self, hook_defs=hook_defs)
+
+    def with_retry_policy(self, retry_policy: Any) -> composition.PendingNodeInvocation:
+        return composition.PendingNodeInvocation(self, retry_policy=retry_policy)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if composition.is_composing():
+            return composition.PendingNodeInvocation(self)(*args, **kwargs)
+        raise DagsterInvariantViolationError(
+            f"Attempted to call graph '{self.name}' directly. Graphs run inside a job: use "
+            f"`{self.name}.execute_in_process()` or `{self.name}.to_job(...)`."
+        )
+
+    def to_job(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        resource_defs: Mapping[str, Any] | None = None,
+        config: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        metadata: Mapping[str, Any] | None = None,
+        logger_defs: Mapping[str, Any] | None = None,
+        executor_def: Any = None,
+        hooks: Any = None,
+        op_retry_policy: Any = None,
+        op_selection: Sequence[str] | None = None,
+        partitions_def: Any = None,
+        asset_layer: Any = None,
+        input_values: Mapping[str, Any] | None = None,
+        run_tags: Mapping[str, Any] | None = None,
+        _was_explicitly_provided_resources: bool | None = None,
+    ) -> Any:
+        from oprun.definitions.job import JobDefinition
+
+        job = JobDefinition(
+            graph_def=self,
+            name=name,
+            description=description or self.description,
+            resource_defs=resource_defs,
+            config=config,
+            tags=tags,
+            run_tags=run_tags,
+            metadata=metadata,
+            logger_defs=logger_defs,
+            executor_def=executor_def,
+            hook_defs=hooks,
+            op_retry_policy=op_retry_policy,
+            partitions_def=partitions_def,
+            input_values=input_values,
+        )
+        return job.get_subset(op_selection=op_selection) if op_selection else job
+
+    def execute_in_process(
+        self,
+        run_config: Any = None,
+        instance: Any = None,
+        resources: Mapping[str, Any] | None = None,
+        raise_on_error: bool = True,
+        op_selection: Sequence[str] | None = None,
+        run_id: str | None = None,
+        input_values: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run this graph as an ad-hoc job, in this process."""
+        job = self.to_job(name=self.name, resource_defs=resources, input_values=input_values)
+        return job.execute_in_process(
+            run_config=run_config, instance=instance, raise_on_error=raise_on_error,
+            op_selection=op_selection, run_id=run_id,
+        )
+
+    def configured(self, config_or_config_fn: Any, name: str, config_schema: Any = None, description: str | None = None) -> GraphDefinition:
+        from oprun.definitions.configured import configured_graph
+
+        return configured_graph(self, config_or_config_fn, name, config_schema, description)
+
+    def __repr__(self) -> str:
+        return f"<GraphDefinition {self.name}>"
+
+
+# --- building nodes -----------------------------------------------------------------
+
+
+def _check_node_defs(graph_name: str, node_defs: Sequence[Any]) -> dict[str, Any]:
+    definitions: dict[str, Any] = {}
+    for node_def in node_defs:
+        if not _is_node_definition(node_def):
+            if callable(node_def):
+                raise DagsterInvalidDefinitionError(
+                    f"You have passed a lambda or function {getattr(node_def, '__name__', node_def)} into "
+                    f"graph '{graph_name}' that is not a node. You have likely forgotten to annotate "
+                    "this function with the @op or @graph decorators."
+                )
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph_name}': node_defs must be ops or graphs, got {node_def!r}"
+            )
+        existing = definitions.get(node_def.name)
+        if existing is not None and existing is not node_def:
+            raise DagsterInvalidDefinitionError(
+                f'Detected conflicting node definitions with the same name "{node_def.name}" in graph '
+                f"'{graph_name}'. Give one of them a different name (@op(name=...))."
+            )
+        definitions[node_def.name] = node_def
+    return definitions
+
+
+def _create_nodes(graph_name: str, definitions: dict[str, Any], dependencies: Mapping[Any, Any]) -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    used_defs: set[str] = set()
+    for key in dependencies:
+        if isinstance(key, NodeInvocation):
+            definition = definitions.get(key.name)
+            if definition is None:
+                raise DagsterInvalidDefinitionError(
+                    f'Invalid dependencies: node "{key.name}" in dependency dictionary not found in '
+                    f"node list of graph '{graph_name}'.{did_you_mean(key.name, definitions)}"
+                )
+            node_name = key.alias or key.name
+            if node_name in nodes:
+                raise DagsterInvalidDefinitionError(
+                    f"Graph '{graph_name}' has two nodes named '{node_name}': give each a distinct alias."
+                )
+            nodes[node_name] = Node(node_name, definition, key.tags, key.hook_defs, key.retry_policy)
+            used_defs.add(key.name)
+        elif isinstance(key, str):
+            if key not in definitions:
+                raise DagsterInvalidDefinitionError(
+                    f'Invalid dependencies: node "{key}" in dependency dictionary not found in node '
+                    f"list of graph '{graph_name}'.{did_you_mean(key, definitions)}"
+                )
+        else:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph_name}': dependency keys must be node names or NodeInvocations, got {key!r}"
+            )
+    for def_name, definition in definitions.items():
+        if def_name not in used_defs and def_name not in nodes:
+            nodes[def_name] = Node(def_name, definition)
+    return nodes
+
+
+def _normalize_dependencies(dependencies: Mapping[Any, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    normalized: dict[str, dict[str, Any]] = {}
+    for key, deps in dependencies.items():
+        node_name = (key.alias or key.name) if isinstance(key, NodeInvocation) else key
+        normalized[node_name] = dict(deps)
+    return normalized
+
+
+# --- validation -----------------------------------------------------------------------
+
+
+def _validate_dependencies(graph: GraphDefinition) -> None:
+    nodes = graph.nodes
+    for node_name, deps in graph.dependencies.items():
+        node = nodes[node_name]
+        for input_name, dep in deps.items():
+            input_def = node.definition.ins.get(input_name)
+            if input_def is None:
+                raise DagsterInvalidDefinitionError(
+                    f'Invalid dependencies: {node.definition.node_type} "{node_name}" does not have input '
+                    f'"{input_name}" in graph \'{graph.name}\'. Available inputs: '
+                    f"{sorted(node.definition.ins)}.{did_you_mean(input_name, node.definition.ins)}"
+                )
+            if isinstance(dep, MultiDependencyDefinition):
+                if not input_def.dagster_type.supports_fan_in:
+                    raise DagsterInvalidDefinitionError(
+                        f'Invalid dependencies: for node "{node_name}" input "{input_name}", the '
+                        f'DagsterType "{input_def.dagster_type.display_name}" does not support fanning in '
+                        "(MultiDependencyDefinition). Use the List type, since fanning in will result in a list."
+                    )
+                for item in dep.get_node_dependencies():
+                    _check_upstream(graph, node_name, input_name, item)
+            elif isinstance(dep, (DependencyDefinition, DynamicCollectDependencyDefinition)):
+                _check_upstream(graph, node_name, input_name, dep)
+            else:
+                raise DagsterInvalidDefinitionError(
+                    f'Graph \'{graph.name}\': the dependency for node "{node_name}" input "{input_name}" '
+                    f"must be a DependencyDefinition, MultiDependencyDefinition or "
+                    f"DynamicCollectDependencyDefinition, got {dep!r}"
+                )
+    for mapping in graph.input_mappings:
+        node = nodes.get(mapping.mapped_node_name)
+        if node is None or mapping.mapped_node_input_name not in node.definition.ins:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph.name}': input mapping '{mapping.graph_input_name}' targets "
+                f"{mapping.mapped_node_name}.{mapping.mapped_node_input_name}, which does not exist."
+            )
+    for mapping in graph.output_mappings:
+        node = nodes.get(mapping.mapped_node_name)
+        if node is None or mapping.mapped_node_output_name not in node.definition.outs:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph.name}': output mapping '{mapping.graph_output_name}' points at "
+                f"{mapping.mapped_node_name}.{mapping.mapped_node_output_name}, which does not exist."
+            )
+
+
+def _check_upstream(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) -> None:
+    upstream_name = dep.node if isinstance(dep, DependencyDefinition) else dep.node_name
+    output_name = dep.output if isinstance(dep, DependencyDefinition) else dep.output_name
+    upstream = graph.nodes.get(upstream_name)  # type: ignore[arg-type]
+    if upstream is None:
+        raise DagsterInvalidDefinitionError(
+            f'Invalid dependencies: node "{upstream_name}" not found in node list of graph '
+            f"'{graph.name}'. Listed as dependency for node \"{node_name}\" input \"{input_name}\"."
+            f"{did_you_mean(str(upstream_name), graph.nodes)}"
+        )
+    if upstream_name == node_name:
+        raise DagsterInvalidDefinitionError(
+            f'Invalid dependencies: circular reference detected in node "{node_name}" input "{input_name}"'
+            f" of graph '{graph.name}'."
+        )
+    out = upstream.definition.outs.get(output_name)
+    if out is None:
+        raise DagsterInvalidDefinitionError(
+            f'Invalid dependencies: node "{upstream_name}" does not have output "{output_name}". '
+            f'Listed as dependency for node "{node_name}" input "{input_name}" of graph \'{graph.name}\'. '
+            f"Available outputs: {sorted(upstream.definition.outs)}.{did_you_mean(output_name, upstream.definition.outs)}"
+        )
+    if isinstance(dep, DynamicCollectDependencyDefinition) and not out.is_dynamic and not _is_mapped_output(graph, upstream_name):
+        raise DagsterInvalidDefinitionError(
+            f'Node "{node_name}" input "{input_name}" collects output "{output_name}" of "{upstream_name}", '
+            "which is not dynamic."
+        )
+
+
+def _is_mapped_output(graph: GraphDefinition, node_name: str) -> bool:
+    # Checked again precisely in _validate_dynamic; here only "could be mapped".
+    return any(
+        isinstance(d, DependencyDefinition) for d in graph.dependencies.get(node_name, {}).values()
+    )
+
+
+def _upstream_names(dep: Any) -> list[str]:
+    if isinstance(dep, DependencyDefinition):
+        return [dep.node]  # type: ignore[list-item]
+    if isinstance(dep, DynamicCollectDependencyDefinition):
+        return [dep.node_name]
+    if isinstance(dep, MultiDependencyDefinition):
+        return [n for d in dep.get_node_dependencies() for n in _upstream_names(d)]
+    return []
+
+
+def _toposort(graph: GraphDefinition) -> list[str]:
+    """Nodes in dependency order (stable: ties keep definition order); a cycle is an
+    error naming its nodes."""
+    upstream: dict[str, set[str]] = {name: set() for name in graph.nodes}
+    downstream: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for node_name, deps in graph.dependencies.items():
+        for dep in deps.values():
+            for up in _upstream_names(dep):
+                if up not in upstream[node_name]:
+                    upstream[node_name].add(up)
+                    downstream[up].append(node_name)
+    remaining = {name: len(ups) for name, ups in upstream.items()}
+    ready = [name for name in graph.nodes if remaining[name] == 0]
+    order: list[str] = []
+    index = 0
+    while index < len(ready):
+        name = ready[index]
+        index += 1
+        order.append(name)
+        for down in downstream[name]:
+            remaining[down] -= 1
+            if remaining[down] == 0:
+                ready.append(down)
+    if len(order) != len(graph.nodes):
+        stuck = sorted(name for name, count in remaining.items() if count > 0)
+        raise DagsterInvalidDefinitionError(
+            f"Circular dependencies exist among these items in graph '{graph.name}': {stuck}"
+        )
+    return order
+
+
+def _validate_dynamic(graph: GraphDefinition) -> dict[str, tuple[str, str] | None]:
+    """Which dynamic output (node, output) each node is mapped over, if any."""
+    mapped: dict[str, tuple[str, str] | None] = {}
+    for name in graph.toposorted_node_names:
+        sources: set[tuple[str, str]] = set()
+        for input_name, dep in graph.dependencies.get(name, {}).items():
+            deps = dep.get_node_dependencies() if isinstance(dep, MultiDependencyDefinition) else [dep]
+            for d in deps:
+                if isinstance(d, DynamicCollectDependencyDefinition):
+                    continue
+                up_out = graph.nodes[d.node].definition.outs[d.output]
+                if up_out.is_dynamic:
+                    if isinstance(dep, MultiDependencyDefinition):
+                        raise DagsterInvalidDefinitionError(
+                            f'Node "{name}" input "{input_name}" fans in a dynamic output directly; '
+                            "use .collect() on it."
+                        )
+                    sources.add((d.node, d.output))
+                elif mapped.get(d.node) is not None:
+                    sources.add(mapped[d.node])  # type: ignore[arg-type]
+        if len(sources) > 1:
+            raise DagsterInvalidDefinitionError(
+                f'Node "{name}" in graph \'{graph.name}\' cannot be downstream of more than one dynamic '
+                f"output ({sorted(f'{n}:{o}' for n, o in sources)}). Collect all but one of them first."
+            )
+        source = next(iter(sources)) if sources else None
+        if source is not None and any(o.is_dynamic for o in graph.nodes[name].definition.outs.values()):
+            raise DagsterInvalidDefinitionError(
+                f'Node "{name}" in graph \'{graph.name}\' has a dynamic output and is itself mapped over '
+                f'the dynamic output "{source[0]}:{source[1]}": nested dynamic fan-out is not supported. '
+                "Collect the first fan-out before fanning out again."
+            )
+        mapped[name] = source
+    return mapped
+
+
+# --- graph inputs, outputs and config -------------------------------------------------
+
+
+def _graph_inputs(graph: GraphDefinition, ins: Mapping[str, GraphIn]) -> dict[str, InputDefinition]:
+    inputs: dict[str, InputDefinition] = {}
+    for mapping in graph.input_mappings:
+        if mapping.graph_input_name in inputs:
+            continue
+        target = graph.nodes[mapping.mapped_node_name].definition.ins[mapping.mapped_node_input_name]
+        spec_in = ins.get(mapping.graph_input_name)
+        dagster_type = target.dagster_type
+        if mapping.fan_in_index is not None:
+            dagster_type = dagster_type.inner_type or Any_
+        spec = In(description=(spec_in.description if spec_in else None) or target.description)
+        inputs[mapping.graph_input_name] = InputDefinition(mapping.graph_input_name, spec, dagster_type)
+    for name in ins:
+        if name not in inputs:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph.name}' declares input '{name}' in ins= but no node uses it."
+            )
+    return inputs
+
+
+def _graph_outputs(graph: GraphDefinition, outs: Mapping[str, GraphOut]) -> dict[str, OutputDefinition]:
+    outputs: dict[str, OutputDefinition] = {}
+    for mapping in graph.output_mappings:
+        source = graph.nodes[mapping.mapped_node_name].definition.outs[mapping.mapped_node_output_name]
+        spec_out = outs.get(mapping.graph_output_name)
+        spec = Out(description=(spec_out.description if spec_out else None) or source.description, is_required=source.is_required)
+        definition = OutputDefinition(mapping.graph_output_name, spec, source.dagster_type)
+        definition.is_dynamic = source.is_dynamic or mapping.from_dynamic_mapping
+        outputs[mapping.graph_output_name] = definition
+    for name in outs:
+        if name not in outputs:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{graph.name}' declares output '{name}' in out= but its body does not return it."
+            )
+    return outputs
+
+
+def _graph_config(graph_name: str, config: Any) -> tuple[Any, Any]:
+    if config is None:
+        return None, None
+    if isinstance(config, Mapping):
+        return None, dict(config)
+    if hasattr(config, "config_fn") and hasattr(config, "resolve_from_validated"):
+        return config, None
+    raise DagsterInvalidDefinitionError(
+        f"Graph '{graph_name}': config must be a ConfigMapping or a dict of default config for its "
+        f"nodes, got {config!r}"
+    )
+
+
+# --- the decorator ----------------------------------------------------------------------
+
+
+def graph(
+    compose_fn: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    ins: Mapping[str, GraphIn] | None = None,
+    out: GraphOut | Mapping[str, GraphOut] | None = None,
+    config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+) -> Any:
+    """Decorator: compose ops into a graph. The body runs once, now."""
+    if compose_fn is not None:
+        return _build_graph(compose_fn, None, None, None, None, None, None)
+
+    def wrap(fn: Callable[..., Any]) -> GraphDefinition:
+        return _build_graph(fn, name, description, ins, out, config, tags)
+
+    return wrap
+
+
+def _build_graph(fn: Callable[..., Any], name: str | None, description: str | None, ins: Any, out: Any, config: Any, tags: Any) -> GraphDefinition:
+    graph_name = name or fn.__name__
+    input_names = composition_input_names(fn)
+    if isinstance(out, GraphOut):
+        out = {DEFAULT_OUTPUT: out}
+    output_names = list(out) if out else None
+    composed = composition.compose("@graph", graph_name, fn, input_names, output_names)
+    return GraphDefinition(
+        graph_name,
+        description=description or inspect.getdoc(fn),
+        node_defs=composed.node_defs,
+        dependencies=composed.dependencies,
+        input_mappings=composed.input_mappings,
+        output_mappings=composed.output_mappings,
+        config=config,
+        tags=tags,
+        ins=ins,
+        outs=out,
+        positional_inputs=input_names,
+    )
+
+
+def composition_input_names(fn: Callable[..., Any]) -> list[str]:
+    names = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            raise DagsterInvalidDefinitionError(
+                f"@graph '{fn.__name__}' cannot take *args or **kwargs: each parameter is a graph input."
+            )
+        names.append(param.name)
+    return names

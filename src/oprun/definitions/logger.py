@@ -1,0 +1,161 @@
+"""Logger definitions: `@logger`, the default `console` logger
+(`colored_console_logger`) and `json_console_logger`.
+
+A logger definition builds, per run, an object with Python logging's `log(level,
+msg)` interface. The built-in console loggers build a light writer rather than a
+`logging.Logger`: every event of a run goes through them, so they stay cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from oprun.config.types import Field
+
+
+class LoggerDefinition:
+    """How to build a run's logger from its config (`loggers.<name>.config`)."""
+
+    def __init__(self, logger_fn: Callable[[Any], Any], config_schema: Any = None, description: str | None = None) -> None:
+        self.logger_fn = logger_fn
+        self.config_schema = config_schema
+        self.description = description
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.logger_fn(*args, **kwargs)
+
+
+def logger(config_schema: Any = None, description: str | None = None) -> Any:
+    """Decorator: `@logger(config_schema=...)` on `fn(init_context) -> logging.Logger`."""
+    if callable(config_schema) and not isinstance(config_schema, type) and not hasattr(config_schema, "config_type"):
+        return LoggerDefinition(config_schema)
+
+    def wrap(fn: Callable[[Any], Any]) -> LoggerDefinition:
+        return LoggerDefinition(fn, config_schema, description or fn.__doc__)
+
+    return wrap
+
+
+class InitLoggerContext:
+    def __init__(self, logger_config: Any, logger_def: LoggerDefinition | None = None, run_id: str | None = None, job_name: str | None = None) -> None:
+        self.logger_config = logger_config
+        self.logger_def = logger_def
+        self.run_id = run_id
+        self.job_name = job_name
+
+
+_LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
+_COLOURS = {10: "\033[34m", 20: "\033[32m", 30: "\033[33m", 40: "\033[31m", 50: "\033[1;31m"}
+_RESET = "\033[0m"
+
+
+def coerce_level(level: Any) -> int:
+    if isinstance(level, int):
+        return level
+    return _LEVELS.get(str(level).upper(), logging.DEBUG)
+
+
+class ConsoleLogWriter:
+    """Writes one line per log record to stderr, coloured when stderr is a terminal.
+
+    Speaks the subset of `logging.Logger` the engine uses (`isEnabledFor`, `log`),
+    plus `write_line`, the engine's fast path for its own events.
+    """
+
+    def __init__(self, name: str, level: int, as_json: bool = False) -> None:
+        self.name = name
+        self.level = level
+        self.as_json = as_json
+        self._tty_of: tuple[int, bool] = (0, False)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        return level >= self.level
+
+    def log(self, level: int, msg: str, *args: Any, extra: dict[str, Any] | None = None, **_: Any) -> None:
+        meta = extra or {}
+        self.write_line(level, msg % args if args else msg, meta.get("job_name"), meta.get("run_id"), meta.get("step_key"), meta.get("event_type"))
+
+    def write_line(self, level: int, msg: str, job_name: str | None, run_id: str | None, step_key: str | None, event_type: str | None) -> None:
+        if level < self.level:
+            return
+        stream = sys.stderr
+        level_name = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        if self.as_json:
+            line = json.dumps({
+                "time": time.time(), "name": self.name, "level": level_name, "job_name": job_name,
+                "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
+            })
+        else:
+            line = f"{_stamp()} - {self.name} - {level_name} - {job_name} - {run_id}"
+            if step_key:
+                line = f"{line} - {step_key}"
+            if event_type:
+                line = f"{line} - {event_type}"
+            line = f"{line} - {msg}"
+            if self._is_tty(stream):
+                line = f"{_COLOURS.get(level, '')}{line}{_RESET}"
+        try:
+            stream.write(line + "\n")
+        except (ValueError, OSError):  # a closed stream must not fail the run
+            pass
+
+    def _is_tty(self, stream: Any) -> bool:
+        # Asked once per stream: tests and tools swap sys.stderr.
+        if self._tty_of[0] != id(stream):
+            self._tty_of = (id(stream), _is_tty(stream))
+        return self._tty_of[1]
+
+
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+
+
+_STAMP: list[Any] = [None, ""]
+
+
+def _stamp() -> str:
+    """The current time to the second, formatted once per second (it is on every line)."""
+    now = int(time.time())
+    if _STAMP[0] != now:
+        _STAMP[0] = now
+        _STAMP[1] = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))
+    return _STAMP[1]
+
+
+def _is_tty(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+_CONSOLE_SCHEMA = {
+    "log_level": Field(str, default_value="DEBUG", is_required=False),
+    "name": Field(str, default_value="oprun", is_required=False),
+}
+
+
+def _colored_console(init_context: Any) -> ConsoleLogWriter:
+    config = init_context.logger_config or {}
+    return ConsoleLogWriter(config.get("name", "oprun"), coerce_level(config.get("log_level", "DEBUG")))
+
+
+def _json_console(init_context: Any) -> ConsoleLogWriter:
+    config = init_context.logger_config or {}
+    return ConsoleLogWriter(config.get("name", "oprun"), coerce_level(config.get("log_level", "DEBUG")), as_json=True)
+
+
+colored_console_logger = LoggerDefinition(_colored_console, _CONSOLE_SCHEMA, "The default colored console logger.")
+json_console_logger = LoggerDefinition(_json_console, _CONSOLE_SCHEMA, "A console logger that prints JSON lines.")
+default_loggers = {"console": colored_console_logger}
+
+
+def get_dagster_logger(name: str | None = None) -> logging.Logger:
+    """A Python logger whose records, inside a run, are captured into the run's
+    event log (and printed by the run's loggers)."""
+    base = logging.getLogger("oprun")
+    return base.getChild(name) if name else base

@@ -1,0 +1,444 @@
+"""The typed event records: the one contract between execution, storage and every
+surface (CLI, GraphQL, UI).
+
+Events are a closed set: `DagsterEventType` names every kind, and each kind that
+carries data has one immutable payload type here. The stored name of a kind is its
+enum name (`RUN_START`, not Dagster's legacy `PIPELINE_START`).
+
+Records are NamedTuples: immutable, cheap to build on the per-step hot path, and
+convertible to plain dicts for storage (`event_to_dict` / `event_from_dict`).
+
+This module is a leaf: it imports nothing else from oprun.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import traceback
+from enum import Enum
+from typing import Any, NamedTuple
+
+
+class DagsterEventType(str, Enum):
+    """Every kind of event a run can record."""
+
+    RUN_ENQUEUED = "RUN_ENQUEUED"
+    RUN_DEQUEUED = "RUN_DEQUEUED"
+    RUN_STARTING = "RUN_STARTING"
+    RUN_START = "RUN_START"
+    RUN_SUCCESS = "RUN_SUCCESS"
+    RUN_FAILURE = "RUN_FAILURE"
+    RUN_CANCELING = "RUN_CANCELING"
+    RUN_CANCELED = "RUN_CANCELED"
+
+    STEP_WORKER_STARTING = "STEP_WORKER_STARTING"
+    STEP_WORKER_STARTED = "STEP_WORKER_STARTED"
+    RESOURCE_INIT_STARTED = "RESOURCE_INIT_STARTED"
+    RESOURCE_INIT_SUCCESS = "RESOURCE_INIT_SUCCESS"
+    RESOURCE_INIT_FAILURE = "RESOURCE_INIT_FAILURE"
+
+    STEP_START = "STEP_START"
+    STEP_RESTARTED = "STEP_RESTARTED"
+    LOADED_INPUT = "LOADED_INPUT"
+    STEP_INPUT = "STEP_INPUT"
+    STEP_OUTPUT = "STEP_OUTPUT"
+    HANDLED_OUTPUT = "HANDLED_OUTPUT"
+    STEP_SUCCESS = "STEP_SUCCESS"
+    STEP_FAILURE = "STEP_FAILURE"
+    STEP_UP_FOR_RETRY = "STEP_UP_FOR_RETRY"
+    STEP_SKIPPED = "STEP_SKIPPED"
+
+    ASSET_MATERIALIZATION = "ASSET_MATERIALIZATION"
+    ASSET_OBSERVATION = "ASSET_OBSERVATION"
+    STEP_EXPECTATION_RESULT = "STEP_EXPECTATION_RESULT"
+
+    HOOK_COMPLETED = "HOOK_COMPLETED"
+    HOOK_ERRORED = "HOOK_ERRORED"
+    HOOK_SKIPPED = "HOOK_SKIPPED"
+
+    LOGS_CAPTURED = "LOGS_CAPTURED"
+    ENGINE_EVENT = "ENGINE_EVENT"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+STEP_EVENTS = frozenset(
+    t for t in DagsterEventType if t.name.startswith(("STEP_", "LOADED_", "HANDLED_", "HOOK_", "ASSET_"))
+)
+RUN_TERMINAL_EVENTS = frozenset(
+    {DagsterEventType.RUN_SUCCESS, DagsterEventType.RUN_FAILURE, DagsterEventType.RUN_CANCELED}
+)
+FAILURE_EVENTS = frozenset(
+    {
+        DagsterEventType.RUN_FAILURE,
+        DagsterEventType.STEP_FAILURE,
+        DagsterEventType.RUN_CANCELED,
+        DagsterEventType.HOOK_ERRORED,
+        DagsterEventType.RESOURCE_INIT_FAILURE,
+    }
+)
+
+
+# --- payloads -----------------------------------------------------------------
+
+
+class SerializableErrorInfo(NamedTuple):
+    """An exception as data: message, formatted stack, class name, and its cause."""
+
+    message: str
+    stack: list[str]
+    cls_name: str | None
+    cause: SerializableErrorInfo | None = None
+    context: SerializableErrorInfo | None = None
+
+    @staticmethod
+    def from_exception(exc: BaseException, _depth: int = 0) -> SerializableErrorInfo:
+        cause = None
+        if exc.__cause__ is not None and _depth < 5:
+            cause = SerializableErrorInfo.from_exception(exc.__cause__, _depth + 1)
+        stack = traceback.format_tb(exc.__traceback__) if exc.__traceback__ else []
+        message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return SerializableErrorInfo(message, stack, type(exc).__name__, cause)
+
+    def to_string(self) -> str:
+        text = "".join(self.stack) + self.message
+        if self.cause is not None:
+            text = (
+                self.cause.to_string()
+                + "\n\nThe above exception was the direct cause of the following exception:\n\n"
+                + text
+            )
+        return text
+
+
+class TypeCheckData(NamedTuple):
+    success: bool
+    label: str
+    description: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class StepInputData(NamedTuple):
+    input_name: str
+    type_check_data: TypeCheckData | None = None
+
+
+class StepOutputData(NamedTuple):
+    output_name: str
+    mapping_key: str | None = None
+    type_check_data: TypeCheckData | None = None
+    metadata: dict[str, Any] = {}
+
+
+class LoadedInputData(NamedTuple):
+    input_name: str
+    manager_key: str
+    upstream_output_name: str | None = None
+    upstream_step_key: str | None = None
+    metadata: dict[str, Any] = {}
+
+
+class HandledOutputData(NamedTuple):
+    output_name: str
+    manager_key: str
+    metadata: dict[str, Any] = {}
+
+
+class StepSuccessData(NamedTuple):
+    duration_ms: float
+
+
+class UserFailureData(NamedTuple):
+    description: str | None
+    metadata: dict[str, Any] = {}
+
+
+class StepFailureData(NamedTuple):
+    error: SerializableErrorInfo | None
+    user_failure_data: UserFailureData | None = None
+    error_source: str | None = None  # "USER_CODE_ERROR" or "FRAMEWORK_ERROR"
+
+
+class StepRetryData(NamedTuple):
+    error: SerializableErrorInfo | None
+    seconds_to_wait: float | None = None
+
+
+class StepSkippedData(NamedTuple):
+    reason: str
+
+
+class StepMaterializationData(NamedTuple):
+    materialization: Any
+
+
+class StepExpectationResultData(NamedTuple):
+    expectation_result: Any
+
+
+class HookErroredData(NamedTuple):
+    error: SerializableErrorInfo
+
+
+class EngineEventData(NamedTuple):
+    metadata: dict[str, Any] = {}
+    error: SerializableErrorInfo | None = None
+
+
+class JobFailureData(NamedTuple):
+    error: SerializableErrorInfo | None
+    failure_reason: str | None = None  # RunFailureReason name
+
+
+class LogsCapturedData(NamedTuple):
+    file_key: str
+    step_keys: list[str]
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+
+
+# --- the records ----------------------------------------------------------------
+
+
+class DagsterEvent(NamedTuple):
+    """One structured event: its kind, where it happened, a message and a payload."""
+
+    event_type_value: str
+    job_name: str
+    step_key: str | None = None
+    node_handle: str | None = None
+    event_specific_data: Any = None
+    message: str | None = None
+    pid: int | None = None
+
+    @property
+    def event_type(self) -> DagsterEventType:
+        return DagsterEventType(self.event_type_value)
+
+    @property
+    def node_name(self) -> str | None:
+        return self.node_handle.rsplit(".", 1)[-1] if self.node_handle else None
+
+    @property
+    def is_step_event(self) -> bool:
+        return self.event_type in STEP_EVENTS
+
+    @property
+    def is_step_success(self) -> bool:
+        return self.event_type_value == "STEP_SUCCESS"
+
+    @property
+    def is_step_failure(self) -> bool:
+        return self.event_type_value == "STEP_FAILURE"
+
+    @property
+    def is_step_skipped(self) -> bool:
+        return self.event_type_value == "STEP_SKIPPED"
+
+    @property
+    def is_step_up_for_retry(self) -> bool:
+        return self.event_type_value == "STEP_UP_FOR_RETRY"
+
+    @property
+    def is_successful_output(self) -> bool:
+        return self.event_type_value == "STEP_OUTPUT"
+
+    @property
+    def is_run_success(self) -> bool:
+        return self.event_type_value == "RUN_SUCCESS"
+
+    @property
+    def is_run_failure(self) -> bool:
+        return self.event_type_value == "RUN_FAILURE"
+
+    @property
+    def is_failure(self) -> bool:
+        return self.event_type in FAILURE_EVENTS
+
+    @property
+    def is_hook_event(self) -> bool:
+        return self.event_type_value.startswith("HOOK_")
+
+    @property
+    def is_asset_materialization(self) -> bool:
+        return self.event_type_value == "ASSET_MATERIALIZATION"
+
+    @property
+    def step_output_data(self) -> StepOutputData:
+        return self.event_specific_data
+
+    @property
+    def step_input_data(self) -> StepInputData:
+        return self.event_specific_data
+
+    @property
+    def step_failure_data(self) -> StepFailureData:
+        return self.event_specific_data
+
+    @property
+    def step_retry_data(self) -> StepRetryData:
+        return self.event_specific_data
+
+    @property
+    def step_materialization_data(self) -> StepMaterializationData:
+        return self.event_specific_data
+
+    @property
+    def asset_materialization(self) -> Any:
+        return self.event_specific_data.materialization
+
+    @property
+    def expectation_result(self) -> Any:
+        return self.event_specific_data.expectation_result
+
+    @property
+    def job_failure_data(self) -> JobFailureData:
+        return self.event_specific_data
+
+    @property
+    def hook_errored_data(self) -> HookErroredData:
+        return self.event_specific_data
+
+    @property
+    def engine_event_data(self) -> EngineEventData:
+        return self.event_specific_data
+
+    @property
+    def logs_captured_data(self) -> LogsCapturedData:
+        return self.event_specific_data
+
+
+class EventLogEntry(NamedTuple):
+    """What the event log stores: a structured event, or a plain log message
+    (`dagster_event` is None for `context.log.info(...)` lines)."""
+
+    run_id: str
+    timestamp: float
+    level: int
+    user_message: str
+    job_name: str | None = None
+    step_key: str | None = None
+    error_info: SerializableErrorInfo | None = None
+    dagster_event: DagsterEvent | None = None
+
+    @property
+    def is_dagster_event(self) -> bool:
+        return self.dagster_event is not None
+
+    @property
+    def dagster_event_type(self) -> DagsterEventType | None:
+        return self.dagster_event.event_type if self.dagster_event is not None else None
+
+    @property
+    def message(self) -> str:
+        if self.dagster_event is not None and self.dagster_event.message:
+            return self.dagster_event.message
+        return self.user_message
+
+    def get_dagster_event(self) -> DagsterEvent:
+        assert self.dagster_event is not None, "this entry is a log message, not an event"
+        return self.dagster_event
+
+
+_ERROR_LEVEL_EVENTS = frozenset(
+    {"STEP_FAILURE", "RUN_FAILURE", "HOOK_ERRORED", "RESOURCE_INIT_FAILURE"}
+)
+_PID = os.getpid()
+
+
+def event_level(event_type_value: str) -> int:
+    """Failure events are logged at ERROR, everything else at DEBUG (as Dagster)."""
+    return logging.ERROR if event_type_value in _ERROR_LEVEL_EVENTS else logging.DEBUG
+
+
+def entry_for_event(run_id: str, event: DagsterEvent) -> EventLogEntry:
+    return EventLogEntry(
+        run_id,
+        time.time(),
+        event_level(event.event_type_value),
+        event.message or "",
+        event.job_name,
+        event.step_key,
+        None,
+        event,
+    )
+
+
+def current_pid() -> int:
+    """This process's pid (kept current across forks by the hook below)."""
+    return _PID
+
+
+def _after_fork() -> None:
+    global _PID
+    _PID = os.getpid()
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+# --- plain-dict conversion, for storage and the wire ----------------------------
+
+_PAYLOADS: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        SerializableErrorInfo,
+        TypeCheckData,
+        StepInputData,
+        StepOutputData,
+        LoadedInputData,
+        HandledOutputData,
+        StepSuccessData,
+        UserFailureData,
+        StepFailureData,
+        StepRetryData,
+        StepSkippedData,
+        StepMaterializationData,
+        StepExpectationResultData,
+        HookErroredData,
+        EngineEventData,
+        JobFailureData,
+        LogsCapturedData,
+        DagsterEvent,
+        EventLogEntry,
+    )
+}
+
+
+def to_plain(value: Any) -> Any:
+    """Convert records (and user objects such as AssetMaterialization) to JSON-able data."""
+    if isinstance(value, tuple) and hasattr(value, "_fields"):
+        data = {f: to_plain(getattr(value, f)) for f in value._fields}
+        data["__class__"] = type(value).__name__
+        return data
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Enum):
+        return value.value
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    as_plain = getattr(value, "to_plain", None)
+    if callable(as_plain):
+        return as_plain()
+    return repr(value)
+
+
+def from_plain(value: Any) -> Any:
+    """Inverse of `to_plain` for oprun's own records; user objects stay dicts."""
+    if isinstance(value, dict):
+        cls_name = value.get("__class__")
+        data = {k: from_plain(v) for k, v in value.items() if k != "__class__"}
+        cls = _PAYLOADS.get(cls_name) if isinstance(cls_name, str) else None
+        if cls is not None:
+            return cls(**{k: data[k] for k in cls._fields if k in data})
+        if cls_name is not None:
+            data["__class__"] = cls_name
+        return data
+    if isinstance(value, list):
+        return [from_plain(v) for v in value]
+    return value

@@ -1,0 +1,4 @@
+"""Execution: the plan, the step loop, executors, and the execution API.
+
+Knows definitions, config, events and the instance; never a surface (CLI, web).
+"""

@@ -1,0 +1,273 @@
+"""The state of a run's steps while it executes: which are ready, running, done,
+skipped or abandoned; shared by every executor.
+
+An executor asks for ready steps, runs them however it likes (in this process, in
+worker processes, on a cluster), and reports each outcome back. Dynamic steps are
+resolved here when their producer reports its mapping keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from oprun.execution.plan import (
+    ExecutionPlan,
+    ExecutionStep,
+    FromCollect,
+    FromMultipleSources,
+    FromStepOutput,
+    StepInput,
+    expand_collect,
+    resolve_mapped_steps,
+)
+
+SUCCESS, FAILED, SKIPPED, ABANDONED = "success", "failed", "skipped", "abandoned"
+
+# What a step emitted: output name -> mapping keys (None for a plain output).
+Emitted = dict[str, list[str] | None]
+
+
+class ActiveExecution:
+    def __init__(
+        self,
+        plan: ExecutionPlan,
+        already_done: Mapping[str, Emitted] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.status: dict[str, str] = {}
+        self.emitted: dict[str, Emitted] = {}
+        self.keys_for: dict[tuple[str, str], list[str]] = {}
+        self._in_flight: set[str] = set()
+        self._retry_at: dict[str, float] = {}
+        self._ready: list[ExecutionStep] = []
+        self._waiting: dict[str, set[str]] = {}
+        self._downstream: dict[str, list[str]] = {}
+        self._steps: dict[str, ExecutionStep] = {}
+        self._template_left: dict[str, set[str]] = {}
+        self._template_producer: dict[str, tuple[str, str]] = {}
+        self._order: dict[str, int] = {}
+        self.skip_reasons: dict[str, str] = {}
+        self.abandon_reasons: dict[str, list[str]] = {}
+        for index, key in enumerate(plan.order):
+            step = plan.steps[key]
+            self._order[key] = index
+            if step.is_template:
+                self._template_producer[key] = step.mapped_over  # type: ignore[assignment]
+            self._add(step)
+        for key, outputs in (already_done or {}).items():
+            self._finish_known(key, outputs)
+
+    # -- building the waiting graph --
+
+    def _add(self, step: ExecutionStep) -> None:
+        self._steps[step.key] = step
+        waiting = {k for k in step.upstream_keys if self.status.get(k) is None}
+        if step.is_template:
+            # A template finishes when its producer has resolved it and all its
+            # instances have finished; nothing runs it directly.
+            waiting.add(step.mapped_over[0])  # type: ignore[index]
+        self._waiting[step.key] = waiting
+        for upstream in waiting:
+            self._downstream.setdefault(upstream, []).append(step.key)
+        if not waiting:
+            self._on_unblocked(step.key)
+
+    def _finish_known(self, key: str, outputs: Emitted) -> None:
+        """A step done in a parent run (re-execution): its outputs are reused."""
+        if key in self.status:
+            return
+        self._ready = [s for s in self._ready if s.key != key]
+        self._record_success(key, outputs)
+
+    # -- what executors call --
+
+    @property
+    def is_complete(self) -> bool:
+        return not self._ready and not self._in_flight and not self._retry_at and all(
+            key in self.status for key in self._steps
+        )
+
+    def has_in_flight(self) -> bool:
+        return bool(self._in_flight)
+
+    def get_steps_to_execute(self, limit: int | None = None) -> list[ExecutionStep]:
+        """Ready steps, highest `dagster/priority` first, then in plan order."""
+        if self._retry_at:
+            now = time.monotonic()
+            for key, at in list(self._retry_at.items()):
+                if at <= now:
+                    del self._retry_at[key]
+                    self._ready.append(self._steps[key])
+        if not self._ready:
+            return []
+        self._ready.sort(key=lambda s: (-s.priority, self._order.get(s.template_key or s.key, 0), s.key))
+        count = len(self._ready) if limit is None else max(0, min(limit, len(self._ready)))
+        chosen, self._ready = self._ready[:count], self._ready[count:]
+        for step in chosen:
+            self._in_flight.add(step.key)
+        return chosen
+
+    def seconds_until_retry(self) -> float | None:
+        if not self._retry_at:
+            return None
+        return max(0.0, min(self._retry_at.values()) - time.monotonic())
+
+    def concrete_inputs(self, step: ExecutionStep) -> tuple[StepInput, ...]:
+        """The step's inputs with collects expanded to the items that exist."""
+        if not any(isinstance(i.source, (FromCollect, FromMultipleSources)) for i in step.inputs):
+            return step.inputs
+        return tuple(
+            StepInput(i.name, i.input_def, expand_collect(i.source, self.keys_for, self._template_producer))
+            for i in step.inputs
+        )
+
+    def output_available(self, source: FromStepOutput) -> bool:
+        emitted = self.emitted.get(source.step_key)
+        if emitted is None or source.output_name not in emitted:
+            return False
+        keys = emitted[source.output_name]
+        return source.mapping_key is None or (keys is not None and source.mapping_key in keys)
+
+    def mark_success(self, key: str, outputs: Emitted) -> None:
+        self._in_flight.discard(key)
+        self._record_success(key, outputs)
+
+    def mark_failed(self, key: str) -> None:
+        self._in_flight.discard(key)
+        self._finish(key, FAILED)
+
+    def mark_skipped(self, key: str) -> None:
+        self._in_flight.discard(key)
+        self._finish(key, SKIPPED)
+
+    def mark_up_for_retry(self, key: str, seconds_to_wait: float | None = None) -> None:
+        self._in_flight.discard(key)
+        self._retry_at[key] = time.monotonic() + (seconds_to_wait or 0.0)
+
+    def mark_interrupted(self) -> list[str]:
+        """Stop: everything not yet finished is abandoned; returns those keys."""
+        left = [k for k in self._steps if k not in self.status]
+        for key in left:
+            self.status[key] = ABANDONED
+        self._ready.clear()
+        self._retry_at.clear()
+        self._in_flight.clear()
+        return left
+
+    # -- transitions --
+
+    def _record_success(self, key: str, outputs: Emitted) -> None:
+        self.emitted[key] = outputs
+        step = self._steps.get(key)
+        new_steps: list[ExecutionStep] = []
+        if step is not None:
+            for output_name, mapping_keys in outputs.items():
+                if mapping_keys is None:
+                    continue
+                source = (key, output_name)
+                self.keys_for[source] = list(mapping_keys)
+                made = resolve_mapped_steps(self.plan, source, list(mapping_keys))
+                for template in self.plan.templates_by_source.get(source, []):
+                    self._template_left[template.key] = {s.key for s in made if s.template_key == template.key}
+                new_steps.extend(made)
+        self._finish(key, SUCCESS)
+        for new_step in new_steps:
+            self._add(new_step)
+        if step is not None:
+            for template in self._templates_of(key):
+                if not self._template_left.get(template.key):
+                    self._complete_template(template.key)
+
+    def _templates_of(self, producer_key: str) -> list[ExecutionStep]:
+        return [t for (k, _o), ts in self.plan.templates_by_source.items() if k == producer_key for t in ts]
+
+    def _complete_template(self, template_key: str) -> None:
+        if template_key in self.status:
+            return
+        instances = [k for k, s in self._steps.items() if s.template_key == template_key]
+        statuses = {self.status.get(k) for k in instances}
+        if not instances or statuses <= {SKIPPED}:
+            self.skip_reasons[template_key] = "no mapped items"
+            self._finish(template_key, SKIPPED)
+        elif statuses & {FAILED, ABANDONED}:
+            self._finish(template_key, FAILED)
+        else:
+            self.emitted[template_key] = {}
+            self._finish(template_key, SUCCESS)
+
+    def _finish(self, key: str, status: str) -> None:
+        self.status[key] = status
+        step = self._steps.get(key)
+        if step is not None and step.template_key is not None:
+            left = self._template_left.get(step.template_key)
+            if left is not None:
+                left.discard(key)
+                if not left:
+                    self._complete_template(step.template_key)
+        for down in self._downstream.pop(key, ()):
+            waiting = self._waiting.get(down)
+            if waiting is None or down in self.status:
+                continue
+            waiting.discard(key)
+            if not waiting:
+                self._on_unblocked(down)
+
+    def _on_unblocked(self, key: str) -> None:
+        step = self._steps[key]
+        if step.is_template:
+            producer = step.mapped_over[0]  # type: ignore[index]
+            producer_status = self.status.get(producer)
+            if producer_status != SUCCESS:
+                # The producer failed or was skipped: no instances will ever exist.
+                self._finish(key, ABANDONED if producer_status in (FAILED, ABANDONED) else SKIPPED)
+            elif step.mapped_over not in self.keys_for:
+                self.skip_reasons[key] = "the dynamic output yielded no items"
+                self._finish(key, SKIPPED)
+            return
+        failed = sorted(k for k in step.upstream_keys if self.status.get(k) in (FAILED, ABANDONED))
+        if failed:
+            self.abandon_reasons[key] = failed
+            self._finish(key, ABANDONED)
+            return
+        reason = self._skip_reason(step)
+        if reason is not None:
+            self.skip_reasons[key] = reason
+            self._ready.append(step)  # executors emit STEP_SKIPPED for it
+            return
+        self._ready.append(step)
+
+    def _skip_reason(self, step: ExecutionStep) -> str | None:
+        for step_input in self.concrete_inputs(step):
+            source = step_input.source
+            if isinstance(source, FromStepOutput):
+                if not self.output_available(source):
+                    return f'its input "{step_input.name}" depends on output "{source.output_name}" of step "{source.step_key}", which was not yielded'
+            elif isinstance(source, FromMultipleSources):
+                items = [s for s in source.sources if isinstance(s, FromStepOutput)]
+                if items and not any(self.output_available(s) for s in items):
+                    return f'none of the outputs fanned in to input "{step_input.name}" were yielded'
+                if not items and any(isinstance(i.source, FromCollect) for i in step.inputs if i.name == step_input.name):
+                    upstream = next(i.source.step_key for i in step.inputs if i.name == step_input.name)
+                    if self.status.get(upstream) == SKIPPED:
+                        return f'the dynamic output collected by input "{step_input.name}" yielded no items'
+        return None
+
+    def should_skip(self, step: ExecutionStep) -> str | None:
+        return self.skip_reasons.get(step.key)
+
+    def step_status(self, key: str) -> str | None:
+        return self.status.get(key)
+
+    def finished_statuses(self) -> dict[str, str]:
+        return {k: v for k, v in self.status.items() if not k.endswith("[?]")}
+
+    def abandoned_steps(self) -> list[str]:
+        return [k for k, v in self.status.items() if v == ABANDONED and not k.endswith("[?]")]
+
+    def failed_steps(self) -> list[str]:
+        return [k for k, v in self.status.items() if v == FAILED and not k.endswith("[?]")]
+
+    def describe(self) -> dict[str, Any]:
+        return {"status": dict(self.status), "in_flight": sorted(self._in_flight)}

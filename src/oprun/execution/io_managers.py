@@ -1,0 +1,64 @@
+"""IO managers that touch storage: the filesystem pickle IO manager behind
+`fs_io_manager` and `FilesystemIOManager`.
+
+Each output is pickled to `<base_dir>/<run_id>/<step_key>/<output>` (plus the
+mapping key for dynamic outputs). A write goes to a temporary file first and is
+renamed into place, so a crash never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+from typing import Any
+
+from oprun.definitions.resources import IOManager
+from oprun.errors import DagsterInvariantViolationError
+
+
+class PickledObjectFilesystemIOManager(IOManager):
+    def __init__(self, base_dir: str | None = None) -> None:
+        self.base_dir = os.path.abspath(base_dir or os.path.join(tempfile.gettempdir(), "oprun-storage"))
+
+    def _path(self, context: Any) -> str:
+        return os.path.join(self.base_dir, *context.get_identifier())
+
+    def handle_output(self, context: Any, obj: Any) -> None:
+        if context.dagster_type is not None and context.dagster_type.is_nothing:
+            return
+        path = self._path(context)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+        context.add_output_metadata({"path": path})
+
+    def load_input(self, context: Any) -> Any:
+        if context.dagster_type is not None and context.dagster_type.is_nothing:
+            return None
+        upstream = context.upstream_output
+        if upstream is None:
+            raise DagsterInvariantViolationError(
+                f"Input '{context.name}' is not connected to an upstream output: the filesystem IO "
+                "manager can only load outputs of other steps."
+            )
+        path = self._path(upstream)
+        try:
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        except FileNotFoundError:
+            raise DagsterInvariantViolationError(
+                f"Output '{upstream.name}' of step '{upstream.step_key}' (run {upstream.run_id}) is missing: "
+                f"no file at {path}. It was never stored, or its run's storage was deleted or pruned."
+            ) from None
+
+
+class FilesystemIOManager(PickledObjectFilesystemIOManager):
+    """The IO manager class for use as a resource value: `FilesystemIOManager(base_dir=...)`."""

@@ -1,0 +1,147 @@
+"""A run's log manager: turns events and `context.log` calls into event log
+entries, sends them to the run's loggers and to the run's event sink.
+
+It also captures records of `get_dagster_logger()` (the `oprun` Python logger)
+made while a run is active in this thread, so they land in the run's event log.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from oprun.events import DagsterEvent, EventLogEntry, event_level
+
+_ACTIVE = threading.local()
+
+
+class RunLogManager:
+    """Writes one run's entries: `emit(event)` for structured events, `log(...)` for
+    messages. `sink(entry)` stores the entry (a list, an instance buffer...)."""
+
+    def __init__(self, run_id: str, job_name: str, loggers: list[Any], sink: Callable[[EventLogEntry], None]) -> None:
+        self.run_id = run_id
+        self.job_name = job_name
+        self.loggers = loggers
+        self.sink = sink
+        # The lowest level any logger prints: below it, skip formatting entirely.
+        self._floor = min((_logger_level(lg) for lg in loggers), default=logging.CRITICAL + 1)
+
+    def emit(self, event: DagsterEvent) -> EventLogEntry:
+        level = event_level(event.event_type_value)
+        message = event.message or ""
+        entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, event.step_key, None, event)
+        self.sink(entry)
+        if level >= self._floor:
+            self._print(level, message, event.step_key, event.event_type_value)
+        return entry
+
+    def log_message(self, level: int, message: str, step_key: str | None = None) -> None:
+        entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, step_key, None, None)
+        self.sink(entry)
+        if level >= self._floor:
+            self._print(level, message, step_key, None)
+
+    def _print(self, level: int, message: str, step_key: str | None, event_type: str | None) -> None:
+        for lg in self.loggers:
+            try:
+                write_line = getattr(lg, "write_line", None)
+                if write_line is not None:
+                    write_line(level, message, self.job_name, self.run_id, step_key, event_type)
+                elif lg.isEnabledFor(level):
+                    extra = {"job_name": self.job_name, "run_id": self.run_id, "step_key": step_key, "event_type": event_type}
+                    lg.log(level, message, extra=extra)
+            except Exception:  # noqa: BLE001 - a broken logger must not fail the run
+                pass
+
+    def for_step(self, step_key: str | None) -> StepLog:
+        return StepLog(self, step_key)
+
+    # -- capturing `get_dagster_logger()` records --
+
+    def __enter__(self) -> RunLogManager:
+        stack = getattr(_ACTIVE, "stack", None)
+        if stack is None:
+            stack = _ACTIVE.stack = []
+        stack.append(self)
+        _install_capture()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _ACTIVE.stack.pop()
+
+
+def _logger_level(lg: Any) -> int:
+    level = getattr(lg, "level", None)
+    if isinstance(level, int) and level > 0:
+        return level
+    get_level = getattr(lg, "getEffectiveLevel", None)
+    return get_level() if callable(get_level) else logging.DEBUG
+
+
+class StepLog:
+    """`context.log`: the `logging.Logger`-like interface users call inside ops."""
+
+    __slots__ = ("_manager", "_step_key")
+
+    def __init__(self, manager: RunLogManager, step_key: str | None) -> None:
+        self._manager = manager
+        self._step_key = step_key
+
+    def log(self, level: int, msg: Any, *args: Any, **_kwargs: Any) -> None:
+        text = str(msg) % args if args else str(msg)
+        self._manager.log_message(level, text, self._step_key)
+
+    def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.DEBUG, msg, *args, **kwargs)
+
+    def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.INFO, msg, *args, **kwargs)
+
+    def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.WARNING, msg, *args, **kwargs)
+
+    warn = warning
+
+    def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.ERROR, msg, *args, **kwargs)
+
+    def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
+        self.log(logging.CRITICAL, msg, *args, **kwargs)
+
+    def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
+        return True
+
+
+class _CaptureHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        stack = getattr(_ACTIVE, "stack", None)
+        if not stack:
+            return
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string must not fail the run
+            message = str(record.msg)
+        stack[-1].log_message(record.levelno, message, getattr(_ACTIVE, "step_key", None))
+
+
+_CAPTURE = _CaptureHandler()
+
+
+def _install_capture() -> None:
+    base = logging.getLogger("oprun")
+    if _CAPTURE not in base.handlers:
+        base.addHandler(_CAPTURE)
+        base.setLevel(logging.DEBUG)
+        # Records stop here: the run's loggers print them, not the root logger's handlers.
+        base.propagate = False
+
+
+def set_current_step(step_key: str | None) -> None:
+    _ACTIVE.step_key = step_key

@@ -1,0 +1,143 @@
+"""The run record: `DagsterRun`, its statuses, and the filter used to query runs.
+
+A leaf like `events.py`: execution creates runs, the instance stores them, every
+surface reads them. It imports nothing else from oprun.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+
+class DagsterRunStatus(str, Enum):
+    QUEUED = "QUEUED"
+    NOT_STARTED = "NOT_STARTED"
+    MANAGED = "MANAGED"
+    STARTING = "STARTING"
+    STARTED = "STARTED"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    CANCELING = "CANCELING"
+    CANCELED = "CANCELED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+IN_PROGRESS_RUN_STATUSES = frozenset(
+    {DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING}
+)
+FINISHED_RUN_STATUSES = frozenset(
+    {DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED}
+)
+
+# Which status each run event moves a run to.
+STATUS_FOR_RUN_EVENT: dict[str, DagsterRunStatus] = {
+    "RUN_ENQUEUED": DagsterRunStatus.QUEUED,
+    "RUN_STARTING": DagsterRunStatus.STARTING,
+    "RUN_START": DagsterRunStatus.STARTED,
+    "RUN_SUCCESS": DagsterRunStatus.SUCCESS,
+    "RUN_FAILURE": DagsterRunStatus.FAILURE,
+    "RUN_CANCELING": DagsterRunStatus.CANCELING,
+    "RUN_CANCELED": DagsterRunStatus.CANCELED,
+}
+
+
+class RunFailureReason(str, Enum):
+    UNEXPECTED_TERMINATION = "UNEXPECTED_TERMINATION"
+    RUN_EXCEPTION = "RUN_EXCEPTION"
+    STEP_FAILURE = "STEP_FAILURE"
+    JOB_INITIALIZATION_FAILURE = "JOB_INITIALIZATION_FAILURE"
+    START_TIMEOUT = "START_TIMEOUT"
+    RUN_WORKER_RESTART = "RUN_WORKER_RESTART"
+    UNKNOWN = "UNKNOWN"
+
+
+def make_new_run_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass(frozen=True)
+class DagsterRun:
+    """One run of a job, as the instance records it.
+
+    `run_config` is stored with secrets (values that came from environment
+    variables) masked.
+    """
+
+    job_name: str
+    run_id: str = field(default_factory=make_new_run_id)
+    run_config: Mapping[str, Any] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)
+    status: DagsterRunStatus = DagsterRunStatus.NOT_STARTED
+    op_selection: Sequence[str] | None = None
+    step_keys_to_execute: Sequence[str] | None = None
+    parent_run_id: str | None = None
+    root_run_id: str | None = None
+    job_snapshot_id: str | None = None
+    job_code_origin: Mapping[str, Any] | None = None
+    partition_key: str | None = None
+
+    @property
+    def pipeline_name(self) -> str:
+        return self.job_name
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED_RUN_STATUSES
+
+    @property
+    def is_success(self) -> bool:
+        return self.status == DagsterRunStatus.SUCCESS
+
+    @property
+    def is_failure(self) -> bool:
+        return self.status == DagsterRunStatus.FAILURE
+
+    @property
+    def is_cancelable(self) -> bool:
+        return self.status in IN_PROGRESS_RUN_STATUSES or self.status in (
+            DagsterRunStatus.QUEUED,
+            DagsterRunStatus.NOT_STARTED,
+        )
+
+    @property
+    def previous_run_id(self) -> str | None:
+        return self.parent_run_id
+
+    def with_status(self, status: DagsterRunStatus) -> DagsterRun:
+        return replace(self, status=status)
+
+    def with_tags(self, tags: Mapping[str, str]) -> DagsterRun:
+        return replace(self, tags={**self.tags, **tags})
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run plus the times the storage keeps about it."""
+
+    storage_id: int
+    dagster_run: DagsterRun
+    create_timestamp: datetime
+    update_timestamp: datetime
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+@dataclass(frozen=True)
+class RunsFilter:
+    """Which runs `get_runs` returns; every given field must match."""
+
+    run_ids: Sequence[str] | None = None
+    job_name: str | None = None
+    statuses: Sequence[DagsterRunStatus] | None = None
+    tags: Mapping[str, str | Sequence[str]] | None = None
+    created_before: datetime | None = None
+    created_after: datetime | None = None
+    updated_before: datetime | None = None
+    updated_after: datetime | None = None

@@ -1,0 +1,347 @@
+"""execute_in_process end to end: events and their order, results, failures,
+skips, type checks, context, loggers."""
+
+import logging
+
+import pytest
+
+from oprun import (
+    AssetMaterialization,
+    DagsterEventType,
+    DagsterInvariantViolationError,
+    DagsterStepOutputNotFoundError,
+    DagsterTypeCheckDidNotPass,
+    ExpectationResult,
+    Failure,
+    GraphOut,
+    In,
+    Nothing,
+    Out,
+    Output,
+    get_dagster_logger,
+    graph,
+    job,
+    op,
+)
+
+
+@op
+def one() -> int:
+    return 1
+
+
+@op
+def inc(x: int) -> int:
+    return x + 1
+
+
+def _types(result, step_key=None):
+    return [e.event_type_value for e in result.all_events if step_key is None or e.step_key == step_key]
+
+
+def test_step_events_come_in_dagsters_order_and_the_terminal_event_is_last():
+    @job
+    def j():
+        inc(one())
+
+    result = j.execute_in_process()
+    assert result.success
+    assert _types(result, "inc") == [
+        "STEP_START", "LOADED_INPUT", "STEP_INPUT", "STEP_OUTPUT", "HANDLED_OUTPUT", "STEP_SUCCESS",
+    ]
+    assert _types(result)[0] == "RUN_START" and _types(result)[-1] == "RUN_SUCCESS"
+    assert result.dagster_run.status.value == "SUCCESS"
+    assert result.output_for_node("inc") == 2
+    assert [e.step_key for e in result.get_step_success_events()] == ["one", "inc"]
+    assert result.is_node_success("inc") and not result.is_node_failed("inc")
+    assert result.get_job_success_event().event_type == DagsterEventType.RUN_SUCCESS
+
+
+def test_failure_fails_the_run_and_downstream_steps_do_not_run():
+    ran = []
+
+    @op
+    def boom(x):
+        raise ValueError("kaput")
+
+    @op
+    def after(x):
+        ran.append(x)
+
+    @job
+    def j():
+        after(boom(one()))
+        inc(one.alias("independent")())
+
+    result = j.execute_in_process(raise_on_error=False)
+    assert not result.success and ran == []
+    assert result.get_failed_step_keys() == {"boom"}
+    assert result.is_node_untouched("after")
+    assert result.output_for_node("inc") == 2
+    failure = result.failure_data_for_node("boom")
+    assert "kaput" in failure.error.message and failure.error.cls_name == "ValueError"
+    assert _types(result)[-1] == "RUN_FAILURE"
+    assert result.get_job_failure_event().job_failure_data.failure_reason == "STEP_FAILURE"
+    with pytest.raises(ValueError, match="kaput"):
+        j.execute_in_process()
+
+
+def test_failure_with_metadata():
+    @op
+    def fails():
+        raise Failure(description="bad data", metadata={"rows": 3})
+
+    result = fails_job = None
+    @job
+    def fails_job():
+        fails()
+
+    result = fails_job.execute_in_process(raise_on_error=False)
+    data = result.failure_data_for_node("fails")
+    assert data.user_failure_data.description == "bad data"
+    assert data.user_failure_data.metadata["rows"].value == 3
+
+
+def test_type_checks_on_inputs_and_outputs():
+    @op
+    def wrong() -> int:
+        return "a"
+
+    @job
+    def bad_output():
+        wrong()
+
+    result = bad_output.execute_in_process(raise_on_error=False)
+    assert not result.success
+    message = result.failure_data_for_node("wrong").error.message
+    assert 'Type check failed for step output "result" - expected type "Int"' in message
+    assert 'Value "a" of python type "str" must be a int.' in message
+    with pytest.raises(DagsterTypeCheckDidNotPass):
+        bad_output.execute_in_process()
+
+    @op
+    def text() -> str:
+        return "x"
+
+    @op
+    def wants_int(x: int):
+        return x
+
+    @job
+    def bad_input():
+        wants_int(text())
+
+    result = bad_input.execute_in_process(raise_on_error=False)
+    assert 'step input "x"' in result.failure_data_for_node("wants_int").error.message
+
+
+def test_missing_required_output_and_unknown_output():
+    @op(out={"a": Out(), "b": Out()})
+    def half():
+        yield Output(1, "a")
+
+    @job
+    def j():
+        half()
+
+    with pytest.raises(DagsterStepOutputNotFoundError, match='non-optional output "b"'):
+        j.execute_in_process()
+
+    @op
+    def unknown():
+        yield Output(1, "nope")
+
+    @job
+    def k():
+        unknown()
+
+    result = k.execute_in_process(raise_on_error=False)
+    assert "does not exist" in result.failure_data_for_node("unknown").error.message
+
+
+def test_optional_outputs_skip_downstream_and_the_run_succeeds():
+    @op(out={"yes": Out(is_required=False), "no": Out(is_required=False)})
+    def branch():
+        yield Output(1, "yes")
+
+    @job
+    def j():
+        yes, no = branch()
+        inc.alias("on_yes")(yes)
+        inc.alias("after_no")(inc.alias("on_no")(no))
+
+    result = j.execute_in_process()
+    assert result.success
+    assert result.output_for_node("on_yes") == 2
+    assert [e.step_key for e in result.get_step_skipped_events()] == ["on_no", "after_no"]
+    assert result.is_node_skipped("on_no")
+
+
+def test_nothing_dependencies_order_execution():
+    order = []
+
+    @op
+    def first():
+        order.append("first")
+
+    @op(ins={"after": In(Nothing)})
+    def second():
+        order.append("second")
+
+    @job
+    def j():
+        second(after=first())
+
+    assert j.execute_in_process().success and order == ["first", "second"]
+
+
+def test_user_events_and_context_log():
+    @op
+    def emits(context):
+        context.log.info("hello %s", "there")
+        context.log_event(AssetMaterialization("table", metadata={"rows": 1}))
+        yield ExpectationResult(success=False, label="check")
+        yield Output(1)
+
+    @job
+    def j():
+        emits()
+
+    result = j.execute_in_process()
+    assert result.success  # a failed expectation does not fail the step
+    assert result.asset_materializations_for_node("emits")[0].asset_key.path == ["table"]
+    assert result.expectation_results_for_node("emits")[0].success is False
+    messages = [e.user_message for e in result.event_log_entries if e.dagster_event is None]
+    assert "hello there" in messages
+
+
+def test_get_dagster_logger_is_captured_into_the_run():
+    @op
+    def logs():
+        get_dagster_logger().warning("from python logging")
+
+    @job
+    def j():
+        logs()
+
+    result = j.execute_in_process()
+    entries = [e for e in result.event_log_entries if e.dagster_event is None]
+    assert any(e.user_message == "from python logging" and e.level == logging.WARNING and e.step_key == "logs" for e in entries)
+
+
+def test_nested_graph_outputs_and_dotted_paths():
+    @graph
+    def inner(x):
+        return inc(x)
+
+    @graph(out={"out": GraphOut()})
+    def outer():
+        return {"out": inner(one())}
+
+    @job
+    def j():
+        inc.alias("last")(outer())
+
+    result = j.execute_in_process()
+    assert result.output_for_node("outer.inner.inc") == 2
+    assert result.output_for_node("outer", "out") == 2
+    assert result.output_for_node("outer.inner") == 2
+    assert result.output_for_node("last") == 3
+    assert [e.step_key for e in result.get_step_success_events()] == ["outer.one", "outer.inner.inc", "last"]
+    with pytest.raises(DagsterInvariantViolationError, match="Did you mean 'last'"):
+        result.output_for_node("lst")
+
+
+def test_top_level_inputs_and_output_value():
+    @graph
+    def g(x):
+        return inc(x)
+
+    result = g.execute_in_process(input_values={"x": 41})
+    assert result.output_value() == 42
+    job_with_value = g.to_job(input_values={"x": 1})
+    assert job_with_value.execute_in_process().output_value() == 2
+
+
+def test_async_and_async_generator_ops():
+    @op
+    async def later(x: int) -> int:
+        return x * 2
+
+    @op(out={"a": Out(), "b": Out()})
+    async def agen():
+        yield Output(1, "a")
+        yield Output(2, "b")
+
+    @job
+    def j():
+        a, b = agen()
+        later(a)
+
+    result = j.execute_in_process()
+    assert result.output_for_node("later") == 2
+    assert result.output_for_node("agen", "b") == 2
+
+
+def test_op_selection():
+    @job
+    def j():
+        inc.alias("c")(inc.alias("b")(one()))
+
+    result = j.execute_in_process(op_selection=["*b"])
+    assert [e.step_key for e in result.get_step_success_events()] == ["one", "b"]
+    from oprun import DagsterInvalidSubsetError
+
+    with pytest.raises(DagsterInvalidSubsetError, match="Did you mean 'c'"):
+        j.execute_in_process(op_selection=["cc"])
+    sub = j.get_subset(op_selection=["b+"])
+    assert set(sub.graph.nodes) == {"b", "c"}
+
+
+def test_context_properties():
+    seen = {}
+
+    @op(tags={"kind": "x"})
+    def look(context):
+        seen.update(
+            run_id=context.run_id, job=context.job_name, op=context.op_def.name,
+            retry=context.retry_number, tag=context.get_tag("team"), has_pk=context.has_partition_key,
+            mapping=context.get_mapping_key(),
+        )
+
+    @job(tags={"team": "data"})
+    def j():
+        look()
+
+    result = j.execute_in_process()
+    assert seen == {"run_id": result.run_id, "job": "j", "op": "look", "retry": 0, "tag": "data", "has_pk": False, "mapping": None}
+
+
+def test_add_output_metadata_reaches_the_output_event():
+    @op
+    def with_meta(context):
+        context.add_output_metadata({"rows": 5})
+        return 1
+
+    @job
+    def j():
+        with_meta()
+
+    result = j.execute_in_process()
+    output = [e for e in result.all_events if e.event_type_value == "STEP_OUTPUT"][0]
+    assert output.step_output_data.metadata["rows"].value == 5
+
+
+def test_loggers_config_sets_the_console_level(capsys):
+    @op
+    def chatty(context):
+        context.log.debug("quiet please")
+        context.log.error("loud")
+
+    @job
+    def j():
+        chatty()
+
+    j.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+    err = capsys.readouterr().err
+    assert "loud" in err and "quiet please" not in err and "STEP_START" not in err

@@ -1,0 +1,60 @@
+"""Imports run one way, down the flow of data (DESIGN.md): each layer is imported
+in a fresh interpreter and must not pull in a layer below it in the flow."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+# Rank along the flow; a module may import only modules of equal or lower rank.
+RANKS = {
+    "oprun.errors": 0,
+    "oprun.events": 0,
+    "oprun.runs": 0,
+    "oprun.config": 1,
+    "oprun.definitions": 2,
+    "oprun.instance": 3,
+    "oprun.execution": 4,
+    "oprun.loading": 5,
+    "oprun.daemon": 6,
+    "oprun.cli": 7,
+    "oprun.web": 7,
+}
+
+HEAVY = {"sqlalchemy", "starlette", "strawberry", "rich", "click", "dask", "distributed", "uvicorn", "alembic", "psycopg"}
+
+
+def _rank(module: str) -> int | None:
+    for prefix, rank in RANKS.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return rank
+    return None
+
+
+def _loaded_after_import(module: str) -> list[str]:
+    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+LAYER_ROOTS = [
+    "oprun.errors", "oprun.events", "oprun.runs", "oprun.config", "oprun.config.types",
+    "oprun.config.validate", "oprun.definitions.job", "oprun.definitions.graph",
+    "oprun.definitions.op", "oprun.execution.api",
+]
+
+
+@pytest.mark.parametrize("module", LAYER_ROOTS)
+def test_layer_imports_only_layers_above_it_in_the_flow(module):
+    own = _rank(module)
+    loaded = _loaded_after_import(module)
+    offenders = [m for m in loaded if (r := _rank(m)) is not None and r > own]
+    assert offenders == [], f"{module} (rank {own}) imports later layers: {offenders}"
+
+
+def test_import_oprun_loads_no_heavy_dependency():
+    loaded = {m.split(".")[0] for m in _loaded_after_import("oprun")}
+    assert loaded & HEAVY == set()
+    assert "pydantic" not in loaded, "pydantic loads only when Config or a resource class is used"
+    assert "asyncio" not in loaded, "asyncio loads only when an async op runs"
