@@ -109,6 +109,12 @@ class ActiveExecution:
             self._in_flight.add(step.key)
         return chosen
 
+    def put_back(self, steps: list[ExecutionStep]) -> None:
+        """Return steps taken by get_steps_to_execute that could not start yet."""
+        for step in steps:
+            self._in_flight.discard(step.key)
+            self._ready.append(step)
+
     def seconds_until_retry(self) -> float | None:
         if not self._retry_at:
             return None

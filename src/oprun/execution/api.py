@@ -85,7 +85,8 @@ def execute_in_process(
     run = DagsterRun(
         job_name=job.name,
         run_id=run_id or make_new_run_id(),
-        run_config=_masked(resolved),
+        # The config as given: values from environment variables stay {"env": NAME}.
+        run_config=resolved.raw,
         tags=run_tags_for(job, partition_key, tags),
         op_selection=job.op_selection,
         partition_key=partition_key,
@@ -124,11 +125,3 @@ def _in_process_config(resolved: Any) -> Any:
     if isinstance(config, dict) and "in_process" in config:
         return config["in_process"]
     return config
-
-
-def _masked(resolved: Any) -> dict[str, Any]:
-    if not resolved.secret_paths:
-        return resolved.raw
-    from oprun.config.validate import mask_secrets
-
-    return mask_secrets(resolved.raw, resolved.secret_paths)

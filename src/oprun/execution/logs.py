@@ -39,6 +39,13 @@ class RunLogManager:
             self._print(level, message, event.step_key, event.event_type_value)
         return entry
 
+    def forward(self, entry: EventLogEntry) -> None:
+        """Record an entry made elsewhere (a worker process) as if made here."""
+        self.sink(entry)
+        if entry.level >= self._floor:
+            event = entry.dagster_event
+            self._print(entry.level, entry.message, entry.step_key, event.event_type_value if event else None)
+
     def log_message(self, level: int, message: str, step_key: str | None = None) -> None:
         entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, step_key, None, None)
         self.sink(entry)

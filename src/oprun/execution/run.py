@@ -48,6 +48,7 @@ class RunContext:
         parent_run_id: str | None = None,
         entries: list[EventLogEntry] | None = None,
         catch_interrupts: bool = False,
+        reconstructable_job: Any = None,
     ) -> None:
         self.job = job
         self.job_name = job.name
@@ -66,6 +67,7 @@ class RunContext:
         self.partition_key = partition_key
         self.parent_run_id = parent_run_id
         self.catch_interrupts = catch_interrupts
+        self.reconstructable_job = reconstructable_job
         self.attempts: dict[str, int] = {}
         self._step_resources: dict[int, Resources] = {}
         self._run_tags = {k: str(v) for k, v in run.tags.items()}
@@ -89,9 +91,12 @@ class RunContext:
     # -- plan and state --
 
     def plan_step(self, key: str) -> ExecutionStep | None:
+        """A step by key; a mapped step's key (`op[k]`) falls back to its template."""
         step = self.active._steps.get(key)  # noqa: SLF001 - the run owns its active execution
         if step is None:
             step = self.plan.steps.get(key)
+        if step is None and key.endswith("]"):
+            step = self.plan.steps.get(key[: key.index("[")] + "[?]")
         return step
 
     def concrete_inputs(self, step: ExecutionStep) -> Any:
@@ -222,6 +227,7 @@ def execute_run(
     already_done: Mapping[str, Any] | None = None,
     reused_steps: Mapping[str, str] | None = None,
     parent_run_id: str | None = None,
+    reconstructable_job: Any = None,
 ) -> tuple[bool, BaseException | None]:
     """Run every step; returns (success, the first user error when raise_on_error)."""
     from oprun.execution.resources import initialize_resources
@@ -234,7 +240,8 @@ def execute_run(
     error_info = None
     with log_manager:
         log_manager.emit(_event(job.name, "RUN_START", f'Started execution of run for "{job.name}".'))
-        wanted = _resources_wanted(plan)
+        # Executors that run steps elsewhere build resources in their workers.
+        wanted = _resources_wanted(plan) if getattr(executor, "runs_steps_in_process", True) else set()
         try:
             with initialize_resources(
                 resource_defs, wanted, {k: resolved_config.resource_config(k) for k in resource_defs},
@@ -246,6 +253,7 @@ def execute_run(
                     retries_enabled=executor.retries_enabled, raise_on_error=raise_on_error,
                     output_capture=output_capture, capture_only_managers=capture_only_managers,
                     partition_key=partition_key, parent_run_id=parent_run_id,
+                    reconstructable_job=reconstructable_job,
                 )
                 if reused_steps:
                     rc.reused_steps = dict(reused_steps)

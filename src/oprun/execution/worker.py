@@ -1,0 +1,122 @@
+"""The inside of a step worker process: load the job once, build its resources
+once, then run the steps the run process sends, streaming events back.
+
+The run process owns the run's state; a worker only needs each step's concrete
+inputs, which arrive with the step.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import pickle
+from multiprocessing.connection import Connection
+from typing import Any
+
+from oprun.definitions.run_config_schema import resolve_run_config
+from oprun.errors import DagsterExecutionStepExecutionError
+from oprun.execution.plan import ExecutionStep, StepInput, create_execution_plan
+from oprun.execution.reconstruct import ReconstructableJob
+from oprun.execution.run import RunContext, _resources_wanted
+from oprun.execution.step import execute_step
+from oprun.runs import DagsterRun
+
+
+class _WorkerState:
+    """What RunContext asks of the run's state, answered locally: inputs arrive
+    already concrete and filtered."""
+
+    def __init__(self) -> None:
+        self._steps: dict[str, ExecutionStep] = {}
+
+    def concrete_inputs(self, step: ExecutionStep) -> tuple[StepInput, ...]:
+        return step.inputs
+
+    def output_available(self, _source: Any) -> bool:
+        return True
+
+
+class WorkerSession:
+    def __init__(self, payload: dict[str, Any], conn: Connection) -> None:
+        from oprun.execution.logs import RunLogManager
+
+        self.conn = conn
+        self.recon = ReconstructableJob.from_dict(payload["recon"])
+        self.job = self.recon.get_definition()
+        self.instance = _worker_instance(payload.get("instance"))
+        run_config = payload["run_config"]
+        self.resolved = resolve_run_config(self.job, run_config, payload.get("partition_key"))
+        self.plan = create_execution_plan(self.job, self.resolved)
+        self.run = DagsterRun(
+            job_name=self.job.name, run_id=payload["run_id"], run_config=run_config,
+            tags=payload.get("run_tags") or {}, parent_run_id=payload.get("parent_run_id"),
+            partition_key=payload.get("partition_key"),
+        )
+        self.log_manager = RunLogManager(self.run.run_id, self.job.name, [], self._send_entry)
+        self.state = _WorkerState()
+        self._stack = contextlib.ExitStack()
+        from oprun.execution.resources import initialize_resources
+
+        built = self._stack.enter_context(initialize_resources(
+            self.job.resource_defs, _resources_wanted(self.plan),
+            {k: self.resolved.resource_config(k) for k in self.job.resource_defs},
+            self.instance, self.run.run_id, self.log_manager.for_step(None), self.run,
+        ))
+        self.rc = RunContext(
+            job=self.job, run=self.run, plan=self.plan, resolved_config=self.resolved, instance=self.instance,
+            log_manager=self.log_manager, resources=built, active=self.state,  # type: ignore[arg-type]
+            retries_enabled=payload.get("retries_enabled", True), partition_key=self.run.partition_key,
+            parent_run_id=self.run.parent_run_id, reconstructable_job=self.recon,
+        )
+        # Workers print nothing (no loggers): the run process prints what they send.
+        self.rc.reused_steps = dict(payload.get("reused_steps") or {})
+
+    def _send_entry(self, entry: Any) -> None:
+        self.conn.send(("entry", entry))
+
+    def _step(self, key: str, template_key: str | None, mapping_key: str | None, inputs: tuple[StepInput, ...]) -> ExecutionStep:
+        base = self.plan.steps[template_key or key]
+        by_name = {i.name: i.input_def for i in base.inputs}
+        concrete = tuple(StepInput(i.name, by_name[i.name], i.source) for i in inputs)
+        step = ExecutionStep(
+            key, base.handle, base.node, concrete, base.tags, base.hook_defs, base.retry_policy,
+            base.mapped_over, mapping_key, template_key,
+        )
+        self.state._steps[key] = step  # noqa: SLF001
+        return step
+
+    def serve(self) -> None:
+        with self.log_manager:
+            while True:
+                try:
+                    message = self.conn.recv()
+                except EOFError:
+                    return
+                if message[0] == "stop":
+                    return
+                _, key, template_key, mapping_key, inputs, attempt = message
+                step = self._step(key, template_key, mapping_key, inputs)
+                outcome = execute_step(self.rc, step, attempt)
+                self.conn.send(("done", key, outcome.status, outcome.emitted, outcome.seconds_to_wait, _sendable(outcome.error, key)))
+
+    def close(self) -> None:
+        self._stack.close()
+
+
+def _sendable(error: BaseException | None, step_key: str) -> BaseException | None:
+    if error is None:
+        return None
+    try:
+        pickle.loads(pickle.dumps(error))
+        return error
+    except Exception:  # noqa: BLE001 - an exception that cannot cross processes becomes a description
+        return DagsterExecutionStepExecutionError(
+            f"Error in step '{step_key}': {type(error).__name__}: {error}", None, step_key
+        )
+
+
+def _worker_instance(ref: Any) -> Any:
+    if ref is None:
+        return None
+    from oprun.instance import DagsterInstance
+
+    return DagsterInstance.from_worker_ref(ref)
