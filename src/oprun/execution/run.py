@@ -68,6 +68,11 @@ class RunContext:
         self.parent_run_id = parent_run_id
         self.catch_interrupts = catch_interrupts
         self.reconstructable_job = reconstructable_job
+        # Step stdout/stderr go to files only for runs a persistent instance keeps.
+        self.compute_logs_directory: str | None = (
+            instance.compute_logs_directory() if instance is not None and not instance.is_ephemeral else None
+        )
+        self.capture_fds = False
         self.attempts: dict[str, int] = {}
         self._step_resources: dict[int, Resources] = {}
         self._run_tags = {k: str(v) for k, v in run.tags.items()}

@@ -26,6 +26,7 @@ from oprun.events import (
     DagsterEvent,
     HandledOutputData,
     LoadedInputData,
+    LogsCapturedData,
     SerializableErrorInfo,
     StepExpectationResultData,
     StepFailureData,
@@ -65,6 +66,24 @@ def _event(rc: Any, kind: str, step: ExecutionStep, data: Any = None, message: s
 
 
 # --- the step loop -----------------------------------------------------------------------
+
+
+def run_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
+    """`execute_step`, with the step's stdout and stderr captured when the run has
+    a compute log directory (runs on a persistent instance)."""
+    directory = rc.compute_logs_directory
+    if directory is None:
+        return execute_step(rc, step, attempt)
+    from oprun.execution.compute_logs import capture_file_descriptors, capture_in_process
+
+    capture = capture_file_descriptors if rc.capture_fds else capture_in_process
+    with capture(directory, rc.run_id, step.key) as (out_path, err_path):
+        _event(
+            rc, "LOGS_CAPTURED", step, LogsCapturedData(step.key, [step.key], out_path, err_path),
+            f'Started capturing logs for step "{step.key}".',
+        )
+        return execute_step(rc, step, attempt)
+
 
 
 def execute_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:

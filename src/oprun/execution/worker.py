@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import pickle
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -17,7 +18,7 @@ from oprun.errors import DagsterExecutionStepExecutionError
 from oprun.execution.plan import ExecutionStep, StepInput, create_execution_plan
 from oprun.execution.reconstruct import ReconstructableJob
 from oprun.execution.run import RunContext, _resources_wanted
-from oprun.execution.step import execute_step
+from oprun.execution.step import run_step
 from oprun.runs import DagsterRun
 
 
@@ -36,10 +37,14 @@ class _WorkerState:
 
 
 class WorkerSession:
-    def __init__(self, payload: dict[str, Any], conn: Connection) -> None:
+    """One run's job, resources and context inside a worker; `send(message)` carries
+    events back to the run process (a pipe for the multiprocess executor, a list
+    returned with the task for Dask)."""
+
+    def __init__(self, payload: dict[str, Any], send: Callable[[tuple[Any, ...]], None]) -> None:
         from oprun.execution.logs import RunLogManager
 
-        self.conn = conn
+        self.send = send
         self.recon = ReconstructableJob.from_dict(payload["recon"])
         self.job = self.recon.get_definition()
         self.instance = _worker_instance(payload.get("instance"))
@@ -69,9 +74,10 @@ class WorkerSession:
         )
         # Workers print nothing (no loggers): the run process prints what they send.
         self.rc.reused_steps = dict(payload.get("reused_steps") or {})
+        self.rc.capture_fds = True  # a worker's own output is its step's output
 
     def _send_entry(self, entry: Any) -> None:
-        self.conn.send(("entry", entry))
+        self.send(("entry", entry))
 
     def _step(self, key: str, template_key: str | None, mapping_key: str | None, inputs: tuple[StepInput, ...]) -> ExecutionStep:
         base = self.plan.steps[template_key or key]
@@ -84,19 +90,24 @@ class WorkerSession:
         self.state._steps[key] = step  # noqa: SLF001
         return step
 
-    def serve(self) -> None:
+    def execute(self, message: tuple[Any, ...]) -> None:
+        """Run one ("step", key, template_key, mapping_key, inputs, attempt) message."""
+        _, key, template_key, mapping_key, inputs, attempt = message
+        step = self._step(key, template_key, mapping_key, inputs)
         with self.log_manager:
-            while True:
-                try:
-                    message = self.conn.recv()
-                except EOFError:
-                    return
-                if message[0] == "stop":
-                    return
-                _, key, template_key, mapping_key, inputs, attempt = message
-                step = self._step(key, template_key, mapping_key, inputs)
-                outcome = execute_step(self.rc, step, attempt)
-                self.conn.send(("done", key, outcome.status, outcome.emitted, outcome.seconds_to_wait, _sendable(outcome.error, key)))
+            outcome = run_step(self.rc, step, attempt)
+        self.send(("done", key, outcome.status, outcome.emitted, outcome.seconds_to_wait, _sendable(outcome.error, key)))
+
+    def serve(self, conn: Connection) -> None:
+        """Take steps from the run process until it says stop."""
+        while True:
+            try:
+                message = conn.recv()
+            except EOFError:
+                return
+            if message[0] == "stop":
+                return
+            self.execute(message)
 
     def close(self) -> None:
         self._stack.close()

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from oprun.execution.active import ActiveExecution
-from oprun.execution.step import execute_step, skip_step
+from oprun.execution.step import run_step, skip_step
 
 
 class InProcessExecutor:
@@ -31,7 +31,7 @@ class InProcessExecutor:
                     active.mark_skipped(step.key)
                     continue
                 attempt = rc.attempts.get(step.key, 0)
-                outcome = execute_step(rc, step, attempt)
+                outcome = run_step(rc, step, attempt)
                 if outcome.status == "success":
                     active.mark_success(step.key, outcome.emitted)
                 elif outcome.status == "retry":

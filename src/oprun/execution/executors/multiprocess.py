@@ -34,13 +34,13 @@ def _worker_main(conn: Connection, payload: dict[str, Any]) -> None:
     from oprun.execution.worker import WorkerSession
 
     try:
-        session = WorkerSession(payload, conn)
+        session = WorkerSession(payload, conn.send)
     except BaseException as exc:  # noqa: BLE001 - report why the worker could not start
         conn.send(("init_failed", SerializableErrorInfo.from_exception(exc)))
         return
     conn.send(("ready", os.getpid()))
     try:
-        session.serve()
+        session.serve(conn)
     finally:
         session.close()
 
