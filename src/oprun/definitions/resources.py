@@ -8,6 +8,7 @@ which config and other resources it needs; building it happens at run time in
 
 from __future__ import annotations
 
+import abc
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -148,19 +149,21 @@ def as_resource_definition(value: Any) -> ResourceDefinition:
 # --- IO managers -----------------------------------------------------------------
 
 
-class InputManager:
+class InputManager(abc.ABC):
     """Loads an op input: `load_input(context) -> value`."""
 
+    @abc.abstractmethod
     def load_input(self, context: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} must implement load_input(context)")
+        """Return the value of the input `context` describes."""
 
 
 class IOManager(InputManager):
     """Stores each op output (`handle_output`) and loads it for downstream inputs
     (`load_input`)."""
 
+    @abc.abstractmethod
     def handle_output(self, context: Any, obj: Any) -> None:
-        raise NotImplementedError(f"{type(self).__name__} must implement handle_output(context, obj)")
+        """Store `obj`, the value of the output `context` describes."""
 
 
 class IOManagerDefinition(ResourceDefinition):
@@ -231,10 +234,10 @@ def input_manager(
             made = fn(init_context) if _takes_positional(fn) else fn()
             if isinstance(made, InputManager):
                 return made
-            # The decorated function was itself the load function.
-            loader = InputManager()
-            loader.load_input = fn  # type: ignore[method-assign]
-            return loader
+            raise DagsterInvalidDefinitionError(
+                f"@input_manager function '{fn.__name__}' returned {made!r}: it must return an "
+                "InputManager, or take a single `context` parameter and return the input's value."
+            )
 
         if _param_names(fn)[:1] == ["context"] and not _returns_manager(fn):
             return IOManagerDefinition(lambda _ctx: _FunctionInputManager(fn), config_schema, description, required_resource_keys, version, input_config_schema)

@@ -183,20 +183,7 @@ def execute_stored_run(recon: ReconstructableJob, run: DagsterRun, instance: Any
     reused: dict[str, str] = {}
     plan = create_execution_plan(job, resolved)
     if run.parent_run_id is not None and run.step_keys_to_execute is not None:
-        parent = instance.get_run_by_id(run.parent_run_id)
-        if parent is None:
-            raise DagsterRunNotFoundError(f"Parent run {run.parent_run_id} of run {run.run_id} not found.", run.parent_run_id)
-        to_execute = set(run.step_keys_to_execute)
-        reusable = [k for k in plan.order if _handle_of(k) not in to_execute and not k.endswith("[?]")]
-        already_done, reused = _reused_outputs(instance, parent, reusable)
-        missing = [k for k in reusable if k not in already_done]
-        if missing:
-            raise DagsterInvariantViolationError(
-                f"Cannot re-execute run {parent.run_id}: steps {missing} did not succeed in it (or its "
-                "ancestors), so their outputs cannot be reused. Select them for re-execution too."
-            )
-        for key, run_id in reused.items():
-            _check_reused_outputs_exist(job, resource_defs, resolved, instance, key, run_id, already_done[key])
+        already_done, reused = reexecution_state(job, resolved, plan, instance, run.parent_run_id, run.step_keys_to_execute)
     executor = create_executor(job, resolved, instance, recon, resource_defs)
     sink, flush = _instance_sink(instance)
     try:
@@ -208,6 +195,26 @@ def execute_stored_run(recon: ReconstructableJob, run: DagsterRun, instance: Any
         )
     finally:
         flush()
+
+
+def reexecution_state(job: Any, resolved: Any, plan: Any, instance: Any, parent_run_id: str, step_keys_to_execute: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """What a re-execution reuses: each reused step's yielded outputs and the run
+    that stored them. Raises, naming the step and output, if any is gone."""
+    parent = instance.get_run_by_id(parent_run_id)
+    if parent is None:
+        raise DagsterRunNotFoundError(f"Parent run {parent_run_id} not found.", parent_run_id)
+    to_execute = set(step_keys_to_execute)
+    reusable = [k for k in plan.order if _handle_of(k) not in to_execute and not k.endswith("[?]")]
+    already_done, reused = _reused_outputs(instance, parent, reusable)
+    missing = [k for k in reusable if k not in already_done]
+    if missing:
+        raise DagsterInvariantViolationError(
+            f"Cannot re-execute run {parent.run_id}: steps {missing} did not succeed in it (or its "
+            "ancestors), so their outputs cannot be reused. Select them for re-execution too."
+        )
+    for key, run_id in reused.items():
+        _check_reused_outputs_exist(job, job.resource_defs, resolved, instance, key, run_id, already_done[key])
+    return already_done, reused
 
 
 def _handle_of(step_key: str) -> str:
@@ -261,14 +268,24 @@ def execute_job(
             raise DagsterInvariantViolationError(f"execute_job takes reconstructable(job), got {job!r}")
     recon = job.with_op_selection(op_selection) if op_selection else job
     job_def = recon.get_definition()
-    run = _create_run(recon, job_def, instance, run_config, tags, reexecution_options)
+    run = create_run_for_job(recon, job_def, instance, run_config, tags, reexecution_options)
     success, first_error = execute_stored_run(recon.with_op_selection(run.op_selection), run, instance, raise_on_error)
     if raise_on_error and first_error is not None:
         raise first_error
     return JobExecutionResult(job_def, run.run_id, instance, run_config)
 
 
-def _create_run(recon: ReconstructableJob, job: Any, instance: Any, run_config: Any, tags: Mapping[str, Any] | None, options: ReexecutionOptions | None) -> DagsterRun:
+def create_run_for_job(
+    recon: ReconstructableJob,
+    job: Any,
+    instance: Any,
+    run_config: Any = None,
+    tags: Mapping[str, Any] | None = None,
+    options: ReexecutionOptions | None = None,
+) -> DagsterRun:
+    """Check everything about a run that can be checked without running it (config,
+    resources, partition, re-execution state) and record it, NOT_STARTED, with the
+    pointer another process needs to run it."""
     parent = None
     step_keys = None
     if options is not None:
@@ -307,6 +324,10 @@ def _create_run(recon: ReconstructableJob, job: Any, instance: Any, run_config: 
         partition_key = _partition_from_tags(tags)
     check_partition_key(job, partition_key)
     resolved = resolve_run_config(job, run_config, partition_key)
+    if parent is not None and step_keys is not None:
+        # Checked before the run is recorded: a re-execution that cannot run
+        # leaves no run behind.
+        reexecution_state(job, resolved, create_execution_plan(job, resolved), instance, parent.run_id, step_keys)
     run = DagsterRun(
         job_name=job.name,
         run_id=make_new_run_id(),

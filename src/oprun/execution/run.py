@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from oprun.definitions.io import NO_VALUE
+from oprun.errors import DagsterExecutionInterruptedError
 from oprun.events import DagsterEvent, EngineEventData, EventLogEntry, JobFailureData, SerializableErrorInfo, current_pid
 from oprun.execution.active import ActiveExecution
 from oprun.execution.context import OpExecutionContext, Resources
@@ -243,6 +244,7 @@ def execute_run(
     first_error: BaseException | None = None
     failure_reason = None
     error_info = None
+    canceled = False
     with log_manager:
         log_manager.emit(_event(job.name, "RUN_START", f'Started execution of run for "{job.name}".'))
         # Executors that run steps elsewhere build resources in their workers.
@@ -264,6 +266,13 @@ def execute_run(
                     rc.reused_steps = dict(reused_steps)
                 first_error = executor.execute(rc, active)
                 _log_abandoned(rc, active)
+        except (KeyboardInterrupt, DagsterExecutionInterruptedError):
+            # Canceled (SIGTERM from the run launcher, or Ctrl-C): steps still
+            # unfinished are abandoned and the run ends CANCELED.
+            canceled = True
+            for key in active.mark_interrupted():
+                if not key.endswith("[?]"):
+                    log_manager.log_message(logging.WARNING, f"Step {key} did not finish: the run was canceled.", key)
         except Exception as exc:  # noqa: BLE001 - a run-level failure is recorded, then re-raised if asked
             error_info = SerializableErrorInfo.from_exception(exc)
             failure_reason = "JOB_INITIALIZATION_FAILURE" if not active.status else "RUN_EXCEPTION"
@@ -275,8 +284,10 @@ def execute_run(
             if first_error is None:
                 first_error = exc
         failed = active.failed_steps()
-        success = error_info is None and not failed and not active.abandoned_steps()
-        if success:
+        success = not canceled and error_info is None and not failed and not active.abandoned_steps()
+        if canceled:
+            log_manager.emit(_event(job.name, "RUN_CANCELED", f'Execution of run for "{job.name}" was canceled.'))
+        elif success:
             log_manager.emit(_event(job.name, "RUN_SUCCESS", f'Finished execution of run for "{job.name}".'))
         else:
             reason = failure_reason or "STEP_FAILURE"

@@ -95,6 +95,10 @@ def _main_module_hidden() -> Iterator[None]:
                 main.__dict__.pop("__spec__", None)
 
 
+# How long a step may take to stop after SIGTERM before it gets SIGKILL.
+TERMINATION_GRACE_SECONDS = float(os.environ.get("OPRUN_TERMINATION_GRACE_SECONDS", "10"))
+
+
 class MultiprocessExecutor:
     runs_steps_in_process = False
 
@@ -146,6 +150,7 @@ class MultiprocessExecutor:
         ctx = self._context()
         workers: list[_Worker] = []
         first_error: BaseException | None = None
+        interrupted = True  # until the loop ends normally
         try:
             while not active.is_complete:
                 self._top_up(ctx, payload, workers, active)
@@ -167,8 +172,9 @@ class MultiprocessExecutor:
                 if first_error is not None and rc.raise_on_error:
                     active.mark_interrupted()
                     break
+            interrupted = False
         finally:
-            self._shutdown(workers)
+            self._shutdown(workers, interrupted, rc)
         return first_error
 
     def _top_up(self, ctx: Any, payload: dict[str, Any], workers: list[_Worker], active: ActiveExecution) -> None:
@@ -277,13 +283,22 @@ class MultiprocessExecutor:
         active.mark_failed(step.key)
         return _StepFailed(step.key, cause)
 
-    def _shutdown(self, workers: list[_Worker]) -> None:
+    def _shutdown(self, workers: list[_Worker], interrupted: bool = False, rc: Any = None) -> None:
+        """Stop the pool. When the run was interrupted, busy workers get SIGTERM
+        and, after a grace period, SIGKILL (a step may ignore SIGTERM)."""
         for worker in workers:
+            if interrupted and worker.step is not None and worker.process.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(worker.process.pid, signal.SIGTERM)
+                if rc is not None:
+                    error = SerializableErrorInfo(f"Step '{worker.step.key}' was interrupted: the run was canceled.", [], "Interrupted")
+                    rc.emit(DagsterEvent("STEP_FAILURE", rc.job_name, worker.step.key, worker.step.handle, StepFailureData(error, None, "FRAMEWORK_ERROR"), f'Execution of step "{worker.step.key}" was interrupted: the run was canceled.', current_pid()))
+                continue
             try:
                 worker.conn.send(("stop",))
             except (OSError, BrokenPipeError):
                 pass
-        deadline = time.monotonic() + 5.0
+        deadline = time.monotonic() + (TERMINATION_GRACE_SECONDS if interrupted else 5.0)
         for worker in workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():

@@ -1,0 +1,68 @@
+"""Launching a recorded run in its own process, and terminating it: CANCELING,
+SIGTERM then SIGKILL for steps that ignore SIGTERM, CANCELED, RUN_CANCELED last,
+and a status that never changes afterwards."""
+
+import os
+import time
+
+import pytest
+
+from oprun import DagsterRunStatus, instance_for_test
+from oprun.execution.execute_job import create_run_for_job
+from oprun.execution.reconstruct import reconstructable
+
+from tests.fixtures import launch_jobs
+
+
+@pytest.fixture
+def instance(monkeypatch):
+    with instance_for_test() as inst:
+        yield inst
+
+
+def _wait_for(predicate, seconds=60):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)  # polling another process's progress through the instance
+    raise AssertionError("condition not reached in time")
+
+
+def _record(instance, job_def):
+    recon = reconstructable(job_def)
+    return create_run_for_job(recon, recon.get_definition(), instance)
+
+
+def test_launch_runs_the_job_in_another_process(instance):
+    run = _record(instance, launch_jobs.launched)
+    launcher = instance.run_launcher
+    pid = launcher.launch_run(run.run_id)
+    assert pid != os.getpid()
+    assert launcher.wait(run.run_id, timeout=120) == 0
+    stored = instance.get_run_by_id(run.run_id)
+    assert stored.status == DagsterRunStatus.SUCCESS
+    kinds = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event]
+    assert kinds[-1] == "RUN_SUCCESS"
+
+
+@pytest.mark.parametrize("job_name", ["hangs_in_a_worker", "hangs_in_process"])
+def test_terminate_kills_steps_that_ignore_sigterm(instance, tmp_path, monkeypatch, job_name):
+    monkeypatch.setenv("OPRUN_TEST_STARTED_FILE", str(tmp_path / "started"))
+    monkeypatch.setenv("OPRUN_TERMINATION_GRACE_SECONDS", "1")
+    run = _record(instance, getattr(launch_jobs, job_name))
+    launcher = instance.run_launcher
+    launcher.grace_seconds = 1.0
+    launcher.launch_run(run.run_id)
+    _wait_for(lambda: (tmp_path / "started").exists())
+    assert launcher.terminate(run.run_id)
+    stored = instance.get_run_by_id(run.run_id)
+    assert stored.status == DagsterRunStatus.CANCELED
+    kinds = [e.dagster_event.event_type_value for e in instance.all_logs(run.run_id) if e.dagster_event]
+    assert kinds[-1] == "RUN_CANCELED"
+    assert "RUN_CANCELING" in kinds
+    # A late write from a dying process must not change a finished run.
+    instance.report_run_failed(stored, "too late")
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
+    assert not launcher.terminate(run.run_id)
