@@ -32,17 +32,35 @@ def _rank(module: str) -> int | None:
     return None
 
 
-def _loaded_after_import(module: str) -> list[str]:
-    code = f"import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
+def _loaded_after_import(module: str, bare_package: bool = True) -> list[str]:
+    # With bare_package, the `oprun` package's own __init__ (which re-exports the
+    # public API) is skipped, so only what `module` itself imports is loaded.
+    prelude = (
+        "import importlib.util, sys, types; spec = importlib.util.find_spec('oprun'); "
+        "pkg = types.ModuleType('oprun'); pkg.__path__ = list(spec.submodule_search_locations); "
+        "sys.modules['oprun'] = pkg; "
+        if bare_package and module != "oprun" else ""
+    )
+    code = f"{prelude}import sys, json; import {module}; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return json.loads(out.stdout)
 
 
 LAYER_ROOTS = [
     "oprun.errors", "oprun.events", "oprun.runs", "oprun.config", "oprun.config.types",
-    "oprun.config.validate", "oprun.definitions.job", "oprun.definitions.graph",
-    "oprun.definitions.op", "oprun.execution.api",
+    "oprun.config.validate", "oprun.config.pythonic", "oprun.definitions.job", "oprun.definitions.graph",
+    "oprun.definitions.op", "oprun.instance", "oprun.instance.sql", "oprun.execution.api",
+    "oprun.execution.execute_job", "oprun.execution.executors.multiprocess",
 ]
+
+
+def test_an_ephemeral_instance_loads_no_database_library():
+    code = (
+        "import sys, json; from oprun import DagsterInstance; DagsterInstance.ephemeral(); "
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "sqlalchemy" not in {m.split(".")[0] for m in json.loads(out.stdout)}
 
 
 @pytest.mark.parametrize("module", LAYER_ROOTS)
@@ -54,7 +72,7 @@ def test_layer_imports_only_layers_above_it_in_the_flow(module):
 
 
 def test_import_oprun_loads_no_heavy_dependency():
-    loaded = {m.split(".")[0] for m in _loaded_after_import("oprun")}
+    loaded = {m.split(".")[0] for m in _loaded_after_import("oprun", bare_package=False)}
     assert loaded & HEAVY == set()
     assert "pydantic" not in loaded, "pydantic loads only when Config or a resource class is used"
     assert "asyncio" not in loaded, "asyncio loads only when an async op runs"

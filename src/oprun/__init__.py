@@ -107,6 +107,14 @@ _export("oprun.execution.resources", "InitResourceContext", "build_init_resource
 _export("oprun.execution.result", "ExecuteInProcessResult", "ExecutionResult")
 _export("oprun.execution.plan", "create_execution_plan", "ExecutionPlan")
 _export("oprun.instance", "DagsterInstance", "Instance", "instance_for_test")
+_export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
+_export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
+_export("oprun.execution.io_managers", "FilesystemIOManager")
+_export(
+    "oprun.definitions.configurable",
+    "ConfigurableResource", "ConfigurableResourceFactory", "ConfigurableIOManager",
+    "ConfigurableIOManagerFactory",
+)
 
 __all__ = sorted(_EXPORTS)
 

@@ -324,9 +324,10 @@ def create_run_for_job(
         partition_key = _partition_from_tags(tags)
     check_partition_key(job, partition_key)
     resolved = resolve_run_config(job, run_config, partition_key)
+    # Checked before the run is recorded, so that a run that cannot start leaves
+    # nothing behind: the executor's requirements, and what a re-execution reuses.
+    _check_requirements(job, job.executor_def, resolved.executor_config(), recon, instance, job.resource_defs)
     if parent is not None and step_keys is not None:
-        # Checked before the run is recorded: a re-execution that cannot run
-        # leaves no run behind.
         reexecution_state(job, resolved, create_execution_plan(job, resolved), instance, parent.run_id, step_keys)
     run = DagsterRun(
         job_name=job.name,

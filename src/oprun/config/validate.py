@@ -1,0 +1,390 @@
+"""Validating a config value against a schema.
+
+`validate_config(schema, value)` never stops at the first error: it returns every
+error, each with its path (`root:ops:load:config:path`), Dagster's reason code,
+a message showing what was expected and what was found, and a "did you mean" for
+a misspelt key. On success it returns the processed value: defaults filled in,
+environment sources read, enum names turned into their Python values. Paths whose
+value came from an environment variable are reported so they can be masked.
+
+Errors are data (`EvaluationError`): the CLI, GraphQL and the UI show them.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from oprun.config.types import (
+    Array,
+    ConfigType,
+    Enum,
+    Field,
+    Map,
+    Noneable,
+    Permissive,
+    Scalar,
+    ScalarUnion,
+    Selector,
+    Shape,
+    Source,
+    as_field,
+)
+from oprun.errors import DagsterInvalidConfigError, did_you_mean
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class EvaluationError:
+    path: Path
+    reason: str
+    message: str
+    expected: str | None = None
+    found: str | None = None
+    suggestion: str | None = None
+
+    @property
+    def path_str(self) -> str:
+        return path_to_str(self.path)
+
+    @property
+    def stack(self) -> Path:
+        return self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": [str(p) for p in self.path],
+            "path_str": self.path_str,
+            "reason": self.reason,
+            "message": self.message,
+            "expected": self.expected,
+            "found": self.found,
+            "suggestion": self.suggestion,
+        }
+
+
+def path_to_str(path: Path) -> str:
+    text = ""
+    for part in path:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += (":" if text else "") + part
+    return text
+
+
+class ConfigResult(NamedTuple):
+    success: bool
+    value: Any
+    errors: list[EvaluationError]
+    secret_paths: frozenset[Path]
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _at(path: Path) -> str:
+    return "at the root" if len(path) == 1 else f"at path {path_to_str(path)}"
+
+
+class _Run:
+    __slots__ = ("errors", "secrets")
+
+    def __init__(self) -> None:
+        self.errors: list[EvaluationError] = []
+        self.secrets: set[Path] = set()
+
+    def error(self, path: Path, reason: str, message: str, expected: ConfigType | None, found: Any, suggestion: str | None = None) -> None:
+        self.errors.append(EvaluationError(
+            path, reason, message, expected.display_name if expected is not None else None,
+            None if found is _MISSING else _short(found), suggestion,
+        ))
+
+
+_MISSING = object()
+
+
+def validate_config(schema: Any, value: Any) -> ConfigResult:
+    """Validate `value` against `schema` (a ConfigType, a Field or shorthand)."""
+    run = _Run()
+    field = as_field(schema)
+    if value is None and (field.default_provided or not field.is_required or isinstance(field.config_type, Shape)):
+        processed = _absent(field, ("root",), run)
+        if processed is _MISSING and isinstance(field.config_type, Shape):
+            processed = _check(field.config_type, {}, ("root",), run)
+    else:
+        processed = _check(field.config_type, value, ("root",), run)
+    if processed is _MISSING:
+        processed = None
+    ok = not run.errors
+    return ConfigResult(ok, processed if ok else None, run.errors, frozenset(run.secrets))
+
+
+def _absent(field: Field, path: Path, run: _Run) -> Any:
+    """The processed value of a field left out: its default, or the implicit one."""
+    if field.default_provided:
+        default = field.default_value
+        if isinstance(default, (dict, list)):
+            default = copy.deepcopy(default)
+        return _check(field.config_type, default, path, run)
+    config_type = field.config_type
+    if isinstance(config_type, Noneable):
+        return None
+    if isinstance(config_type, Shape) and not isinstance(config_type, Selector):
+        return _check(config_type, {}, path, run)
+    return _MISSING
+
+
+def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
+    if isinstance(config_type, Shape):
+        if isinstance(config_type, Selector):
+            return _check_selector(config_type, value, path, run)
+        return _check_shape(config_type, value, path, run)
+    if isinstance(config_type, Scalar):
+        if config_type.accepts(value):
+            return float(value) if config_type.word == "float" else value
+        run.error(
+            path, "RUNTIME_TYPE_MISMATCH",
+            f'Invalid scalar {_at(path)}. Value "{_short(value)}" of type "{type(value).__name__}" is not valid '
+            f'for expected type "{config_type.display_name}".',
+            config_type, value,
+        )
+        return _MISSING
+    if isinstance(config_type, Source):
+        return _check_source(config_type, value, path, run)
+    if isinstance(config_type, Noneable):
+        return None if value is None else _check(config_type.inner_type, value, path, run)
+    if isinstance(config_type, Array):
+        if not isinstance(value, list):
+            run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be list. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+            return _MISSING
+        return [_check(config_type.inner_type, item, (*path, i), run) for i, item in enumerate(value)]
+    if isinstance(config_type, Map):
+        return _check_map(config_type, value, path, run)
+    if isinstance(config_type, Enum):
+        if config_type.has(value):
+            return config_type.python_value(value)
+        suggestion = did_you_mean(str(value), config_type.config_values)
+        run.error(
+            path, "RUNTIME_TYPE_MISMATCH",
+            f"Value {_at(path)} not in enum type {config_type.name} got {_short(value)}. Expected one of "
+            f"{config_type.config_values}.{suggestion}",
+            config_type, value, suggestion.strip() or None,
+        )
+        return _MISSING
+    if isinstance(config_type, ScalarUnion):
+        if isinstance(value, (dict, list)):
+            return _check(config_type.non_scalar_type, value, path, run)
+        return _check(config_type.scalar_type, value, path, run)
+    return value  # Any
+
+
+def _check_source(config_type: Source, value: Any, path: Path, run: _Run) -> Any:
+    if isinstance(value, Mapping) and set(value) == {"env"}:
+        name = value["env"]
+        raw = os.environ.get(str(name))
+        if raw is None:
+            run.error(
+                path, "FAILED_POST_PROCESSING",
+                f'You have attempted to fetch the environment variable "{name}" which is not set. In order '
+                f"for this execution to succeed it must be set in this environment ({_at(path)}).",
+                config_type, value,
+            )
+            return _MISSING
+        run.secrets.add(path)
+        return _from_env(config_type, raw, str(name), path, run)
+    if type(value).__name__ == "EnvVar":
+        run.error(
+            path, "RUNTIME_TYPE_MISMATCH",
+            f'Invalid use of environment variable wrapper {_at(path)}: EnvVar("{value}") only works in '
+            f"Config and resource classes. In a raw config dict, replace it with {{'env': '{value}'}}.",
+            config_type, value,
+        )
+        return _MISSING
+    return _check(config_type.scalar, value, path, run)
+
+
+def _from_env(config_type: Source, raw: str, name: str, path: Path, run: _Run) -> Any:
+    word = config_type.scalar.word
+    if word == "string":
+        return raw
+    if word == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            pass
+    elif word == "bool":
+        lowered = raw.strip().lower()
+        if lowered in ("true", "1", "yes"):
+            return True
+        if lowered in ("false", "0", "no", ""):
+            return False
+    run.error(
+        path, "FAILED_POST_PROCESSING",
+        f'The environment variable "{name}" {_at(path)} is not a valid {config_type.display_name}.',
+        config_type, _MISSING,
+    )
+    return _MISSING
+
+
+def _check_map(config_type: Map, value: Any, path: Path, run: _Run) -> Any:
+    if not isinstance(value, Mapping):
+        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        return _MISSING
+    out = {}
+    for key, item in value.items():
+        checked_key = _check(config_type.key_type, key, (*path, str(key)), run)
+        out[checked_key] = _check(config_type.inner_type, item, (*path, str(key)), run)
+    return out
+
+
+def _unexpected(config_type: Shape, keys: list[str], path: Path, run: _Run, value: Any) -> None:
+    for key in keys:
+        suggestion = did_you_mean(key, config_type.fields)
+        run.error(
+            (*path, key), "FIELD_NOT_DEFINED",
+            f'Received unexpected config entry "{key}" {_at(path)}. Expected: "{config_type.display_name}".{suggestion}',
+            config_type, value.get(key), suggestion.strip() or None,
+        )
+
+
+def _check_shape(config_type: Shape, value: Any, path: Path, run: _Run) -> Any:
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        return _MISSING
+    fields = config_type.fields
+    value = _apply_aliases(config_type, value, path, run)
+    unknown = [k for k in value if k not in fields]
+    if unknown and not isinstance(config_type, Permissive):
+        _unexpected(config_type, unknown, path, run, value)
+    out: dict[str, Any] = {}
+    missing: list[str] = []
+    for name, field in fields.items():
+        if name in value:
+            checked = _check(field.config_type, value[name], (*path, name), run)
+        elif field.is_required:
+            missing.append(name)
+            continue
+        else:
+            checked = _absent(field, (*path, name), run)
+        if checked is not _MISSING:
+            out[name] = checked
+    if missing:
+        _missing(config_type, missing, path, run)
+    if isinstance(config_type, Permissive):
+        for key in unknown:
+            out[key] = value[key]
+    return out
+
+
+def _apply_aliases(config_type: Shape, value: Mapping[str, Any], path: Path, run: _Run) -> Mapping[str, Any]:
+    if not config_type.field_aliases:
+        return value
+    value = dict(value)
+    for canonical, alias in config_type.field_aliases.items():
+        if alias in value:
+            if canonical in value:
+                run.error(
+                    path, "FIELD_ALIAS_COLLISION",
+                    f"Received both field '{canonical}' and field '{alias}' in config {_at(path)}. Please use one or the other.",
+                    config_type, _MISSING,
+                )
+            else:
+                value[canonical] = value.pop(alias)
+    return value
+
+
+def _sample(field: Field) -> Any:
+    from oprun.config.scaffold import sample_value
+
+    return sample_value(field.config_type)
+
+
+def _missing(config_type: Shape, names: list[str], path: Path, run: _Run) -> None:
+    samples = {n: _sample(config_type.fields[n]) for n in names}
+    if len(names) == 1:
+        name = names[0]
+        run.error(
+            (*path, name), "MISSING_REQUIRED_FIELD",
+            f'Missing required config entry "{name}" {_at(path)}. Sample config for missing entry: {samples}',
+            config_type.fields[name].config_type, _MISSING,
+        )
+        return
+    run.error(
+        path, "MISSING_REQUIRED_FIELDS",
+        f"Missing required config entries {names} {_at(path)}. Sample config for missing entries: {samples}",
+        config_type, _MISSING,
+    )
+
+
+def _check_selector(config_type: Selector, value: Any, path: Path, run: _Run) -> Any:
+    fields = config_type.fields
+    if value is None:
+        value = {}
+    if not isinstance(value, Mapping):
+        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        return _MISSING
+    unknown = [k for k in value if k not in fields]
+    if unknown:
+        _unexpected(config_type, unknown, path, run, value)
+        return _MISSING
+    if len(value) > 1:
+        run.error(
+            path, "SELECTOR_FIELD_ERROR",
+            f"You can only specify a single field {_at(path)}. You specified {sorted(value)}. The available "
+            f"fields are {sorted(fields)}",
+            config_type, value,
+        )
+        return _MISSING
+    if not value:
+        if len(fields) == 1:
+            (name, field), = fields.items()
+            checked = _absent(field, (*path, name), run)
+            if checked is not _MISSING:
+                return {name: checked}
+        run.error(
+            path, "SELECTOR_FIELD_ERROR",
+            f"Must specify a field {_at(path)} if more than one field is defined. Defined fields: {sorted(fields)}",
+            config_type, value,
+        )
+        return _MISSING
+    (name, item), = value.items()
+    field = fields[name]
+    if item is None and isinstance(field.config_type, Shape):
+        item = {}
+    checked = _check(field.config_type, item, (*path, name), run)
+    return _MISSING if checked is _MISSING else {name: checked}
+
+
+def mask_secrets(value: Any, secret_paths: frozenset[Path] | set[Path], mask: str = "******") -> Any:
+    """A copy of a processed config value with the values read from environment
+    variables replaced by `mask`."""
+    if not secret_paths:
+        return value
+    result = copy.deepcopy(value)
+    for path in secret_paths:
+        parts = list(path[1:]) if path and path[0] == "root" else list(path)
+        if not parts:
+            return mask
+        target = result
+        try:
+            for part in parts[:-1]:
+                target = target[part]
+            target[parts[-1]] = mask
+        except (KeyError, IndexError, TypeError):
+            continue
+    return result
+
+
+def raise_for_errors(result: ConfigResult, preamble: str, config_value: Any) -> Any:
+    if not result.success:
+        raise DagsterInvalidConfigError(preamble, result.errors, config_value)
+    return result.value

@@ -1,0 +1,366 @@
+"""`DagsterInstance`: where runs, events and step outputs live.
+
+`get()` reads `$OPRUN_HOME` (default `~/.oprun`) and its `oprun.yaml` (or
+`dagster.yaml`): SQLite under the home by default, or PostgreSQL. `ephemeral()`
+keeps everything in memory and imports no database library. Every surface (CLI,
+GraphQL, UI, daemon) and the engine talk to storage through this class only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from oprun.errors import DagsterInvariantViolationError, did_you_mean
+from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
+from oprun.instance.storage import EventLogConnection, InMemoryRunStorage, RunStorage
+from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
+
+CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
+_TOP_LEVEL_KEYS = {"storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry", "run_monitoring", "concurrency"}
+
+
+class DagsterInstanceConfigError(DagsterInvariantViolationError):
+    """The instance config file is wrong; the message names the file and key."""
+
+
+def _env_value(value: Any, where: str) -> Any:
+    if isinstance(value, Mapping) and set(value) == {"env"}:
+        name = str(value["env"])
+        found = os.environ.get(name)
+        if found is None:
+            raise DagsterInstanceConfigError(f"{where}: environment variable {name} is not set.")
+        return found
+    return value
+
+
+def _read_config(home: str) -> tuple[dict[str, Any], str | None]:
+    for name in CONFIG_FILES:
+        path = os.path.join(home, name)
+        if os.path.exists(path):
+            import yaml
+
+            try:
+                with open(path, encoding="utf-8") as f:
+                    data = yaml.safe_load(f) or {}
+            except yaml.YAMLError as exc:
+                raise DagsterInstanceConfigError(f"Instance config {path} is not valid YAML: {exc}") from exc
+            if not isinstance(data, dict):
+                raise DagsterInstanceConfigError(f"Instance config {path} must be a mapping, found {type(data).__name__}.")
+            for key in data:
+                if key not in _TOP_LEVEL_KEYS:
+                    raise DagsterInstanceConfigError(
+                        f"Instance config {path}: unknown key '{key}'. Expected one of {sorted(_TOP_LEVEL_KEYS)}."
+                        f"{did_you_mean(key, _TOP_LEVEL_KEYS)}"
+                    )
+            return data, path
+    return {}, None
+
+
+def _postgres_url(config: Mapping[str, Any], where: str) -> str:
+    if "postgres_url" in config:
+        return str(_env_value(config["postgres_url"], f"{where}:postgres_url"))
+    db = config.get("postgres_db")
+    if not isinstance(db, Mapping):
+        raise DagsterInstanceConfigError(f"{where}: expected postgres_url or postgres_db: {{username, password, hostname, db_name, port}}.")
+    parts = {k: _env_value(db.get(k), f"{where}:postgres_db:{k}") for k in ("username", "password", "hostname", "db_name", "port")}
+    for key in ("username", "hostname", "db_name"):
+        if not parts[key]:
+            raise DagsterInstanceConfigError(f"{where}:postgres_db: missing required key '{key}'.")
+    from urllib.parse import quote
+
+    password = f":{quote(str(parts['password']))}" if parts["password"] else ""
+    port = f":{parts['port']}" if parts["port"] else ""
+    return f"postgresql+psycopg://{quote(str(parts['username']))}{password}@{parts['hostname']}{port}/{parts['db_name']}"
+
+
+def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None) -> RunStorage:
+    where = f"{path or 'instance config'}:storage"
+    storage = config.get("storage") or {"sqlite": {}}
+    if not isinstance(storage, Mapping) or len(storage) != 1:
+        raise DagsterInstanceConfigError(f"{where}: expected exactly one of 'sqlite' or 'postgres'.")
+    (kind, settings), = storage.items()
+    settings = settings or {}
+    if kind == "sqlite":
+        from oprun.instance.sql import SqliteRunStorage
+
+        base = _env_value(settings.get("base_dir"), f"{where}:sqlite:base_dir") or os.path.join(home, "history")
+        return SqliteRunStorage(os.path.join(str(base), "oprun.db"))
+    if kind == "postgres":
+        from oprun.instance.sql import PostgresRunStorage
+
+        return PostgresRunStorage(_postgres_url(settings, f"{where}:postgres"))
+    raise DagsterInstanceConfigError(
+        f"{where}: unknown storage '{kind}'. Expected 'sqlite' or 'postgres'.{did_you_mean(str(kind), ['sqlite', 'postgres'])}"
+    )
+
+
+class DagsterInstance:
+    """Runs, events and step outputs; see the module docstring."""
+
+    def __init__(self, storage: RunStorage, root_directory: str | None, settings: Mapping[str, Any] | None = None, temp_dir: Any = None) -> None:
+        self._storage = storage
+        self._root = root_directory
+        self._settings = dict(settings or {})
+        self._temp_dir = temp_dir
+        self._run_launcher: Any = None
+
+    # -- construction --
+
+    @staticmethod
+    def get() -> DagsterInstance:
+        home = os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME") or os.path.join(os.path.expanduser("~"), ".oprun")
+        return DagsterInstance.from_directory(home)
+
+    @staticmethod
+    def from_directory(home: str, overrides: Mapping[str, Any] | None = None) -> DagsterInstance:
+        home = os.path.abspath(os.path.expanduser(home))
+        os.makedirs(home, exist_ok=True)
+        config, path = _read_config(home)
+        config = {**config, **(overrides or {})}
+        return DagsterInstance(_storage_from_config(home, config, path), home, config)
+
+    @staticmethod
+    def ephemeral() -> DagsterInstance:
+        return DagsterInstance(InMemoryRunStorage(), None)
+
+    @staticmethod
+    def local_temp(tempdir: str | None = None, overrides: Mapping[str, Any] | None = None) -> DagsterInstance:
+        temp = None
+        if tempdir is None:
+            temp = tempfile.TemporaryDirectory(prefix="oprun-")
+            tempdir = temp.name
+        instance = DagsterInstance.from_directory(tempdir, overrides)
+        instance._temp_dir = temp
+        return instance
+
+    def worker_ref(self) -> dict[str, Any]:
+        """What a worker process needs to open the same instance."""
+        return {"root": self._root, "overrides": self._settings}
+
+    @staticmethod
+    def from_worker_ref(ref: Mapping[str, Any]) -> DagsterInstance:
+        return DagsterInstance.from_directory(ref["root"], ref.get("overrides"))
+
+    def environment_for_children(self) -> dict[str, str]:
+        return {"OPRUN_HOME": self._root} if self._root else {}
+
+    def dispose(self) -> None:
+        self._storage.dispose()
+        if self._temp_dir is not None:
+            self._temp_dir.cleanup()
+            self._temp_dir = None
+
+    def __enter__(self) -> DagsterInstance:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.dispose()
+
+    # -- places --
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self._root is None
+
+    @property
+    def root_directory(self) -> str:
+        if self._root is None:
+            raise DagsterInvariantViolationError("An ephemeral instance has no root directory.")
+        return self._root
+
+    def storage_directory(self) -> str:
+        base = (self._settings.get("local_artifact_storage") or {}).get("base_dir") if isinstance(self._settings.get("local_artifact_storage"), Mapping) else None
+        if base:
+            return os.path.join(str(_env_value(base, "local_artifact_storage:base_dir")), "storage")
+        if self._root is None:
+            if self._temp_dir is None:
+                self._temp_dir = tempfile.TemporaryDirectory(prefix="oprun-ephemeral-")
+            return os.path.join(self._temp_dir.name, "storage")
+        return os.path.join(self._root, "storage")
+
+    def compute_logs_directory(self) -> str:
+        return os.path.join(self._root or tempfile.gettempdir(), "logs")
+
+    @property
+    def run_storage(self) -> RunStorage:
+        return self._storage
+
+    event_log_storage = run_storage
+
+    # -- runs --
+
+    def create_run(self, dagster_run: DagsterRun, job_snapshot: dict[str, Any] | None = None) -> DagsterRun:
+        return self._storage.add_run(dagster_run, job_snapshot)
+
+    add_run = create_run
+
+    def get_run_by_id(self, run_id: str) -> DagsterRun | None:
+        record = self.get_run_record_by_id(run_id)
+        return record.dagster_run if record is not None else None
+
+    def get_run_record_by_id(self, run_id: str) -> RunRecord | None:
+        records = self._storage.get_run_records(RunsFilter(run_ids=[run_id]), limit=1)
+        return records[0] if records else None
+
+    def has_run(self, run_id: str) -> bool:
+        return self.get_run_record_by_id(run_id) is not None
+
+    def get_runs(self, filters: RunsFilter | None = None, cursor: str | None = None, limit: int | None = None) -> list[DagsterRun]:
+        return [r.dagster_run for r in self._storage.get_run_records(filters, limit, cursor)]
+
+    def get_runs_count(self, filters: RunsFilter | None = None) -> int:
+        return self._storage.get_runs_count(filters)
+
+    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, order_by: str | None = None, ascending: bool = False, cursor: str | None = None) -> list[RunRecord]:
+        return self._storage.get_run_records(filters, limit, cursor, ascending)
+
+    def get_job_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        return self._storage.get_snapshot(snapshot_id)
+
+    def add_run_tags(self, run_id: str, new_tags: Mapping[str, str]) -> None:
+        self._storage.add_run_tags(run_id, {k: str(v) for k, v in new_tags.items()})
+
+    def update_run_status(self, run_id: str, status: DagsterRunStatus) -> None:
+        self._storage.set_status(run_id, status)
+
+    def delete_run(self, run_id: str) -> None:
+        """Delete a run, its events, its stored outputs and its compute logs."""
+        self._storage.delete_run(run_id)
+        for folder in (os.path.join(self.storage_directory(), run_id), os.path.join(self.compute_logs_directory(), run_id)):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def prune_runs(self, older_than: timedelta) -> list[str]:
+        """Delete finished runs created more than `older_than` ago; returns their ids."""
+        cutoff = datetime.now().astimezone() - older_than
+        records = self._storage.get_run_records(RunsFilter(created_before=cutoff, statuses=list(FINISHED_RUN_STATUSES)))
+        for record in records:
+            self.delete_run(record.dagster_run.run_id)
+        return [r.dagster_run.run_id for r in records]
+
+    # -- events --
+
+    def handle_new_event(self, entry: EventLogEntry) -> None:
+        self._storage.store_events([entry])
+
+    def handle_new_events(self, entries: Sequence[EventLogEntry]) -> None:
+        self._storage.store_events(list(entries))
+
+    def store_event(self, entry: EventLogEntry) -> None:
+        self.handle_new_event(entry)
+
+    def all_logs(self, run_id: str, of_type: DagsterEventType | set[DagsterEventType] | None = None) -> list[EventLogEntry]:
+        types = _type_values(of_type)
+        return [r.event_log_entry for r in self._storage.get_records(run_id, of_types=types)]
+
+    def get_records_for_run(self, run_id: str, cursor: str | int | None = None, of_type: Any = None, limit: int | None = None, ascending: bool = True) -> EventLogConnection:
+        after = int(cursor) if cursor not in (None, "") else None
+        records = self._storage.get_records(run_id, after, _type_values(of_type), (limit + 1) if limit else None, ascending)
+        has_more = limit is not None and len(records) > limit
+        records = records[:limit] if limit is not None else records
+        new_cursor = str(records[-1].storage_id) if records else (str(after) if after is not None else "")
+        return EventLogConnection(records, new_cursor, has_more)
+
+    def _report(self, run: DagsterRun, kind: str, message: str, data: Any = None, step_key: str | None = None) -> None:
+        event = DagsterEvent(kind, run.job_name, step_key, None, data, message, current_pid())
+        import logging
+        import time
+
+        level = logging.ERROR if kind in ("RUN_FAILURE",) else logging.DEBUG
+        self.handle_new_event(EventLogEntry(run.run_id, time.time(), level, message, run.job_name, step_key, None, event))
+
+    def report_engine_event(self, message: str, dagster_run: DagsterRun, metadata: Mapping[str, Any] | None = None, step_key: str | None = None) -> None:
+        self._report(dagster_run, "ENGINE_EVENT", message, EngineEventData(dict(metadata or {})), step_key)
+
+    def report_run_failed(self, dagster_run: DagsterRun, message: str | None = None) -> None:
+        current = self.get_run_by_id(dagster_run.run_id)
+        if current is None or current.is_finished:
+            return
+        self._report(current, "RUN_FAILURE", message or f'Execution of run for "{current.job_name}" failed.', JobFailureData(None, "UNEXPECTED_TERMINATION"))
+
+    def report_run_canceling(self, dagster_run: DagsterRun, message: str | None = None) -> None:
+        current = self.get_run_by_id(dagster_run.run_id)
+        if current is None or current.is_finished:
+            return
+        self._report(current, "RUN_CANCELING", message or "Sending run termination request.")
+
+    def report_run_canceled(self, dagster_run: DagsterRun, message: str | None = None) -> None:
+        current = self.get_run_by_id(dagster_run.run_id)
+        if current is None or current.is_finished:
+            return
+        self._report(current, "RUN_CANCELED", message or f'Execution of run for "{current.job_name}" was canceled.')
+
+    # -- launching --
+
+    @property
+    def run_launcher(self) -> Any:
+        if self._run_launcher is None:
+            from oprun.instance.run_launcher import DefaultRunLauncher
+
+            self._run_launcher = DefaultRunLauncher(self)
+        return self._run_launcher
+
+    def launch_run(self, run_id: str) -> DagsterRun:
+        """Start a recorded run in its own process and return at once."""
+        if self.is_ephemeral:
+            raise DagsterInvariantViolationError(
+                "Cannot launch a run on an ephemeral instance: another process could not see it. "
+                "Use DagsterInstance.get() (set OPRUN_HOME)."
+            )
+        self.run_launcher.launch_run(run_id)
+        run = self.get_run_by_id(run_id)
+        assert run is not None
+        return run
+
+    submit_run = launch_run
+
+    # -- schema --
+
+    def upgrade(self) -> tuple[int, int] | None:
+        """Migrate the database to this oprun's schema; returns (from, to)."""
+        from oprun.instance import schema
+        from oprun.instance.sql import SqlRunStorage
+
+        if not isinstance(self._storage, SqlRunStorage):
+            return None
+        return schema.migrate(self._storage.engine)
+
+    migrate = upgrade
+
+    def info(self) -> dict[str, Any]:
+        storage = type(self._storage).__name__
+        return {
+            "root_directory": self._root,
+            "storage": storage,
+            "database": getattr(self._storage, "path", None) or (str(self._storage.engine.url.render_as_string(hide_password=True)) if hasattr(self._storage, "engine") else "memory"),
+            "storage_directory": self.storage_directory() if self._root else None,
+            "compute_logs_directory": self.compute_logs_directory() if self._root else None,
+        }
+
+
+def _type_values(of_type: Any) -> set[str] | None:
+    if of_type is None:
+        return None
+    if isinstance(of_type, (set, frozenset, list, tuple)):
+        return {DagsterEventType(t).value for t in of_type}
+    return {DagsterEventType(of_type).value}
+
+
+Instance = DagsterInstance
+
+
+@contextlib.contextmanager
+def instance_for_test(temp_dir: str | None = None, overrides: Mapping[str, Any] | None = None) -> Iterator[DagsterInstance]:
+    """A SQLite instance in a temporary directory, removed afterwards."""
+    if temp_dir is not None:
+        with DagsterInstance.from_directory(temp_dir, overrides) as instance:
+            yield instance
+        return
+    with tempfile.TemporaryDirectory(prefix="oprun-test-") as tmp:
+        with DagsterInstance.from_directory(tmp, overrides) as instance:
+            yield instance

@@ -1,0 +1,326 @@
+"""Run and event storage on SQL databases through SQLAlchemy Core: one base class,
+with SQLite and PostgreSQL differing only in how they connect.
+
+SQLite runs in WAL mode with a busy timeout, short transactions and a retry on
+`database is locked`, so one file serves the run worker, the web server, the
+daemon and the CLI at once. Each `store_events` call is one transaction: a batch
+is durable when it returns. Backend errors become `DagsterStorageError` with the
+cause kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from oprun.errors import DagsterInvariantViolationError, DagsterStorageError
+from oprun.events import EventLogEntry, from_plain, to_plain
+from oprun.instance import schema
+from oprun.instance.storage import EventLogRecord, RunStorage, now, snapshot_id, status_change
+from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
+
+T = TypeVar("T")
+
+
+def _run_to_row(run: DagsterRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "job_name": run.job_name,
+        "status": run.status.value,
+        "run_body": json.dumps({
+            "run_config": run.run_config,
+            "op_selection": list(run.op_selection) if run.op_selection else None,
+            "step_keys_to_execute": list(run.step_keys_to_execute) if run.step_keys_to_execute else None,
+            "job_code_origin": run.job_code_origin,
+            "partition_key": run.partition_key,
+        }, default=str),
+        "snapshot_id": run.job_snapshot_id,
+        "parent_run_id": run.parent_run_id,
+        "root_run_id": run.root_run_id,
+    }
+
+
+def _run_from_row(row: Any, tags: dict[str, str]) -> DagsterRun:
+    body = json.loads(row.run_body)
+    return DagsterRun(
+        job_name=row.job_name,
+        run_id=row.run_id,
+        run_config=body.get("run_config") or {},
+        tags=tags,
+        status=DagsterRunStatus(row.status),
+        op_selection=body.get("op_selection"),
+        step_keys_to_execute=body.get("step_keys_to_execute"),
+        parent_run_id=row.parent_run_id,
+        root_run_id=row.root_run_id,
+        job_snapshot_id=row.snapshot_id,
+        job_code_origin=body.get("job_code_origin"),
+        partition_key=body.get("partition_key"),
+    )
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _naive_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+
+
+class SqlRunStorage(RunStorage):
+    """The one SQL implementation; subclasses only build the engine."""
+
+    def __init__(self, engine: sa.Engine, retry_locked: bool = False) -> None:
+        self._engine = engine
+        self._retry_locked = retry_locked
+
+    @property
+    def engine(self) -> sa.Engine:
+        return self._engine
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    # -- transactions with translation of backend errors --
+
+    @contextmanager
+    def _tx(self) -> Iterator[sa.Connection]:
+        with self._engine.begin() as conn:
+            yield conn
+
+    def _do(self, fn: Callable[[sa.Connection], T]) -> T:
+        attempts = 0
+        while True:
+            try:
+                with self._tx() as conn:
+                    return fn(conn)
+            except OperationalError as exc:
+                locked = "locked" in str(exc.orig).lower() or "busy" in str(exc.orig).lower()
+                if self._retry_locked and locked and attempts < 50:
+                    attempts += 1
+                    time.sleep(min(0.5, 0.01 * attempts) * (0.5 + random.random()))  # back off, with jitter
+                    continue
+                raise DagsterStorageError(f"Storage error: {exc.orig}") from exc
+            except IntegrityError:
+                raise
+            except SQLAlchemyError as exc:
+                raise DagsterStorageError(f"Storage error: {exc}") from exc
+
+    # -- runs --
+
+    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
+        if snapshot is not None:
+            run = replace(run, job_snapshot_id=snapshot_id(snapshot))
+
+        def write(conn: sa.Connection) -> DagsterRun:
+            if snapshot is not None:
+                exists = conn.execute(sa.select(schema.snapshots.c.snapshot_id).where(schema.snapshots.c.snapshot_id == run.job_snapshot_id)).first()
+                if exists is None:
+                    conn.execute(schema.snapshots.insert().values(snapshot_id=run.job_snapshot_id, body=json.dumps(snapshot, default=str)))
+            stamp = _naive_utc(now())
+            conn.execute(schema.runs.insert().values(**_run_to_row(run), create_timestamp=stamp, update_timestamp=stamp))
+            if run.tags:
+                conn.execute(schema.run_tags.insert(), [{"run_id": run.run_id, "key": k, "value": str(v)} for k, v in run.tags.items()])
+            return run
+
+        try:
+            return self._do(write)
+        except IntegrityError as exc:
+            raise DagsterInvariantViolationError(f"A run with id {run.run_id} already exists.") from exc
+
+    def _tags_for(self, conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
+        tags: dict[str, dict[str, str]] = {r: {} for r in run_ids}
+        for start in range(0, len(run_ids), 500):
+            chunk = run_ids[start:start + 500]
+            rows = conn.execute(sa.select(schema.run_tags.c.run_id, schema.run_tags.c.key, schema.run_tags.c.value).where(schema.run_tags.c.run_id.in_(chunk)))
+            for row in rows:
+                tags[row.run_id][row.key] = row.value
+        return tags
+
+    def _filtered(self, query: Any, filters: RunsFilter | None) -> Any:
+        runs = schema.runs
+        if filters is None:
+            return query
+        if filters.run_ids is not None:
+            query = query.where(runs.c.run_id.in_(list(filters.run_ids)))
+        if filters.job_name is not None:
+            query = query.where(runs.c.job_name == filters.job_name)
+        if filters.statuses is not None:
+            query = query.where(runs.c.status.in_([DagsterRunStatus(s).value for s in filters.statuses]))
+        for key, wanted in (filters.tags or {}).items():
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            tag = schema.run_tags.alias()
+            query = query.where(sa.exists().where(tag.c.run_id == runs.c.run_id, tag.c.key == key, tag.c.value.in_(values)))
+        if filters.created_before is not None:
+            query = query.where(runs.c.create_timestamp < _naive_utc(filters.created_before))
+        if filters.created_after is not None:
+            query = query.where(runs.c.create_timestamp > _naive_utc(filters.created_after))
+        if filters.updated_before is not None:
+            query = query.where(runs.c.update_timestamp < _naive_utc(filters.updated_before))
+        if filters.updated_after is not None:
+            query = query.where(runs.c.update_timestamp > _naive_utc(filters.updated_after))
+        return query
+
+    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, cursor: str | None = None, ascending: bool = False) -> list[RunRecord]:
+        runs = schema.runs
+
+        def read(conn: sa.Connection) -> list[RunRecord]:
+            query = self._filtered(sa.select(runs), filters)
+            if cursor is not None:
+                anchor = conn.execute(sa.select(runs.c.id).where(runs.c.run_id == cursor)).scalar()
+                if anchor is not None:
+                    query = query.where(runs.c.id > anchor if ascending else runs.c.id < anchor)
+            query = query.order_by(runs.c.id.asc() if ascending else runs.c.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            rows = list(conn.execute(query))
+            tags = self._tags_for(conn, [r.run_id for r in rows])
+            return [
+                RunRecord(r.id, _run_from_row(r, tags[r.run_id]), _aware(r.create_timestamp), _aware(r.update_timestamp), r.start_time, r.end_time)  # type: ignore[arg-type]
+                for r in rows
+            ]
+
+        return self._do(read)
+
+    def get_runs_count(self, filters: RunsFilter | None = None) -> int:
+        query = self._filtered(sa.select(sa.func.count()).select_from(schema.runs), filters)
+        return int(self._do(lambda conn: conn.execute(query).scalar() or 0))
+
+    def get_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
+        body = self._do(lambda conn: conn.execute(sa.select(schema.snapshots.c.body).where(schema.snapshots.c.snapshot_id == snapshot_id)).scalar())
+        return json.loads(body) if body else None
+
+    def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
+        def write(conn: sa.Connection) -> None:
+            table = schema.run_tags
+            for key, value in tags.items():
+                updated = conn.execute(table.update().where(table.c.run_id == run_id, table.c.key == key).values(value=str(value)))
+                if updated.rowcount == 0:
+                    conn.execute(table.insert().values(run_id=run_id, key=key, value=str(value)))
+            conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id).values(update_timestamp=_naive_utc(now())))
+
+        self._do(write)
+
+    def set_status(self, run_id: str, status: DagsterRunStatus) -> None:
+        finished = [s.value for s in FINISHED_RUN_STATUSES]
+        self._do(lambda conn: conn.execute(
+            schema.runs.update()
+            .where(schema.runs.c.run_id == run_id, schema.runs.c.status.not_in(finished))
+            .values(status=status.value, update_timestamp=_naive_utc(now()))
+        ))
+
+    def delete_run(self, run_id: str) -> None:
+        def write(conn: sa.Connection) -> None:
+            conn.execute(schema.event_logs.delete().where(schema.event_logs.c.run_id == run_id))
+            conn.execute(schema.run_tags.delete().where(schema.run_tags.c.run_id == run_id))
+            conn.execute(schema.runs.delete().where(schema.runs.c.run_id == run_id))
+
+        self._do(write)
+
+    # -- events --
+
+    def store_events(self, entries: Sequence[EventLogEntry]) -> None:
+        if not entries:
+            return
+        rows = []
+        by_run: dict[str, list[EventLogEntry]] = {}
+        for entry in entries:
+            event = entry.dagster_event
+            rows.append({
+                "run_id": entry.run_id,
+                "event": json.dumps(to_plain(entry), separators=(",", ":")),
+                "dagster_event_type": event.event_type_value if event is not None else None,
+                "step_key": entry.step_key,
+                "timestamp": entry.timestamp,
+            })
+            if event is not None and event.event_type_value.startswith("RUN_"):
+                by_run.setdefault(entry.run_id, []).append(entry)
+
+        def write(conn: sa.Connection) -> None:
+            conn.execute(schema.event_logs.insert(), rows)
+            for run_id, run_entries in by_run.items():
+                row = conn.execute(sa.select(schema.runs.c.status).where(schema.runs.c.run_id == run_id)).first()
+                if row is None:
+                    continue
+                probe = DagsterRun(job_name="", run_id=run_id, status=DagsterRunStatus(row.status))
+                status, start, end = status_change(probe, run_entries)
+                if status is None:
+                    continue
+                values: dict[str, Any] = {"status": status.value, "update_timestamp": _naive_utc(now())}
+                if start is not None:
+                    values["start_time"] = start
+                if end is not None:
+                    values["end_time"] = end
+                finished = [s.value for s in FINISHED_RUN_STATUSES]
+                conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id, schema.runs.c.status.not_in(finished)).values(**values))
+
+        self._do(write)
+
+    def get_records(self, run_id: str, after_id: int | None = None, of_types: set[str] | None = None, limit: int | None = None, ascending: bool = True) -> list[EventLogRecord]:
+        logs = schema.event_logs
+        query = sa.select(logs.c.id, logs.c.event).where(logs.c.run_id == run_id)
+        if after_id is not None:
+            query = query.where(logs.c.id > after_id if ascending else logs.c.id < after_id)
+        if of_types is not None:
+            query = query.where(logs.c.dagster_event_type.in_(sorted(of_types)))
+        query = query.order_by(logs.c.id.asc() if ascending else logs.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self._do(lambda conn: list(conn.execute(query)))
+        return [EventLogRecord(row.id, from_plain(json.loads(row.event))) for row in rows]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class SqliteRunStorage(SqlRunStorage):
+    """A single SQLite file (WAL mode)."""
+
+    def __init__(self, path: str) -> None:
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        engine = sa.create_engine(
+            f"sqlite:///{path}",
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=sa.pool.QueuePool,
+            pool_size=2,
+            max_overflow=4,
+        )
+        sa_event.listen(engine, "connect", _sqlite_pragmas)
+        super().__init__(engine, retry_locked=True)
+        schema.ensure_schema(engine, path)
+
+
+class PostgresRunStorage(SqlRunStorage):
+    """A PostgreSQL database (psycopg 3)."""
+
+    def __init__(self, url: str, connect_args: dict[str, Any] | None = None) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:
+            from oprun.errors import DagsterImportError
+
+            raise DagsterImportError("PostgreSQL storage needs psycopg: pip install 'oprun[postgres]'") from exc
+        if url.startswith("postgresql://") or url.startswith("postgres://"):
+            url = "postgresql+psycopg://" + url.split("://", 1)[1]
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args or {})
+        super().__init__(engine)
+        schema.ensure_schema(engine, url.split("@")[-1])
