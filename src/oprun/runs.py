@@ -6,7 +6,6 @@ surface reads them. It imports nothing else from oprun.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -59,6 +58,8 @@ class RunFailureReason(str, Enum):
 
 
 def make_new_run_id() -> str:
+    import uuid  # costs milliseconds at import time; needed only when a run starts
+
     return str(uuid.uuid4())
 
 

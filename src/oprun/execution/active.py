@@ -122,7 +122,7 @@ class ActiveExecution:
 
     def concrete_inputs(self, step: ExecutionStep) -> tuple[StepInput, ...]:
         """The step's inputs with collects expanded to the items that exist."""
-        if not any(isinstance(i.source, (FromCollect, FromMultipleSources)) for i in step.inputs):
+        if not step.expands_inputs:
             return step.inputs
         return tuple(
             StepInput(i.name, i.input_def, expand_collect(i.source, self.keys_for, self._template_producer))

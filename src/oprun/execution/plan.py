@@ -75,6 +75,7 @@ class ExecutionStep:
     __slots__ = (
         "key", "handle", "node_name", "op_def", "inputs", "tags", "hook_defs", "retry_policy",
         "mapped_over", "mapping_key", "template_key", "upstream_keys", "priority", "node",
+        "expands_inputs",
     )
 
     def __init__(
@@ -103,6 +104,8 @@ class ExecutionStep:
         self.mapping_key = mapping_key
         self.template_key = template_key
         self.upstream_keys = frozenset(_upstream_keys(inputs))
+        # Only fan-ins and collects need expanding once upstream outputs are known.
+        self.expands_inputs = any(isinstance(i.source, (FromCollect, FromMultipleSources)) for i in inputs)
         try:
             self.priority = int(tags.get("dagster/priority", 0))
         except (TypeError, ValueError):

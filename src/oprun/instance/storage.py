@@ -219,11 +219,17 @@ class InMemoryRunStorage(RunStorage):
     def store_events(self, entries: Sequence[EventLogEntry]) -> None:
         with self._lock:
             by_run: dict[str, list[EventLogEntry]] = {}
+            next_id = self._next_id
             for entry in entries:
-                records = self._events.setdefault(entry.run_id, [])
-                records.append(EventLogRecord(self._next_id, entry))
-                self._next_id += 1
-                by_run.setdefault(entry.run_id, []).append(entry)
+                records = self._events.get(entry.run_id)
+                if records is None:
+                    records = self._events[entry.run_id] = []
+                records.append(EventLogRecord(next_id, entry))
+                next_id += 1
+                event = entry.dagster_event
+                if event is not None and event.event_type_value.startswith("RUN_"):
+                    by_run.setdefault(entry.run_id, []).append(entry)
+            self._next_id = next_id
             for run_id, run_entries in by_run.items():
                 record = self._runs.get(run_id)
                 if record is None:
