@@ -297,6 +297,7 @@ def _apply_aliases(config_type: Shape, value: Mapping[str, Any], path: Path, run
                     f"Received both field '{canonical}' and field '{alias}' in config {_at(path)}. Please use one or the other.",
                     config_type, _MISSING,
                 )
+                del value[alias]  # reported once, as the collision
             else:
                 value[canonical] = value.pop(alias)
     return value
