@@ -107,6 +107,22 @@ _export("oprun.execution.resources", "InitResourceContext", "build_init_resource
 _export("oprun.execution.result", "ExecuteInProcessResult", "ExecutionResult")
 _export("oprun.execution.plan", "create_execution_plan", "ExecutionPlan")
 _export("oprun.instance", "DagsterInstance", "Instance", "instance_for_test")
+_export(
+    "oprun.definitions.schedules",
+    "ScheduleDefinition", "schedule", "DefaultScheduleStatus", "ScheduleEvaluationContext",
+    "build_schedule_context", "build_schedule_from_partitioned_job",
+)
+_export("oprun.definitions.run_request", "RunRequest", "SkipReason")
+_export(
+    "oprun.definitions.sensors",
+    "SensorDefinition", "sensor", "DefaultSensorStatus", "SensorEvaluationContext", "build_sensor_context",
+    "SensorResult",
+)
+_export(
+    "oprun.definitions.run_status_sensors",
+    "run_status_sensor", "run_failure_sensor", "RunStatusSensorContext", "RunFailureSensorContext",
+)
+_export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
 _export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
 _export("oprun.execution.io_managers", "FilesystemIOManager")
