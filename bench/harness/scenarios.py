@@ -19,6 +19,7 @@ nothing) on both sides. A sample is a dict in the scenario scripts' protocol:
 import json
 import statistics
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -129,25 +130,47 @@ class Command(Scenario):
     def sample(self, side, timeout):
         if side.name not in self.argv:
             return {"status": "n/a", "reason": f"no command given for {side.name}"}
-        start = time.perf_counter()
         try:
-            done = subprocess.run(
-                self.command(side),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                stdin=subprocess.DEVNULL,
-                cwd=side.home,
-                env=side.env,
-                timeout=timeout,
-            )
-        except subprocess.TimeoutExpired:
-            return {"status": "error", "error": f"timed out after {timeout:g} s"}
+            returncode, wall_s = _timed_run(self.command(side), side, timeout)
         except OSError as error:
             return {"status": "error", "error": f"cannot start the command: {error}"}
-        wall_s = time.perf_counter() - start
-        if done.returncode != 0:
-            return {"status": "error", "error": f"the command exited with {done.returncode}"}
+        if returncode is None:
+            return {"status": "error", "error": f"timed out after {timeout:g} s"}
+        if returncode != 0:
+            return {"status": "error", "error": f"the command exited with {returncode}"}
         return {"status": "ok", "metrics": {"wall_s": wall_s}, "unavailable": {}}
+
+
+def _timed_run(command, side, timeout):
+    """Run ``command`` to its end; return (exit code or None on time-out, seconds).
+
+    The wait blocks on the child instead of polling (as a wait with a timeout
+    does), since polling would round the figure up by milliseconds; a timer
+    kills the child on time-out instead.
+    """
+    timed_out = threading.Event()
+    start = time.perf_counter()
+    child = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        cwd=side.home,
+        env=side.env,
+    )
+
+    def kill():
+        timed_out.set()
+        child.kill()
+
+    timer = threading.Timer(timeout, kill)
+    timer.start()
+    try:
+        returncode = child.wait()
+    finally:
+        timer.cancel()
+    elapsed = time.perf_counter() - start
+    return (None if timed_out.is_set() else returncode), elapsed
 
 
 def _parse_result(stdout, returncode):

@@ -8,7 +8,7 @@ uses, so the very same lines run on both packages.
 The script ends by printing exactly one JSON line on stdout, one of::
 
     {"status": "ok", "metrics": {...}, "unavailable": {...}}
-    {"status": "n/a", "reason": "..."}      # the package lacks a name it needs
+    {"status": "n/a", "reason": "..."}      # the package lacks a name or module
     {"status": "error", "error": "..."}     # anything else went wrong
 
 Metrics are plain numbers (seconds, bytes) or lists; the runner formats them.
@@ -52,6 +52,8 @@ def require(pkg, *names):
             values.append(getattr(pkg, name))
         except AttributeError:
             raise Unavailable(f"{pkg.__name__} has no {name!r}") from None
+        except ImportError as error:  # a lazily loaded name whose module is missing
+            raise Unavailable(f"{pkg.__name__}.{name} cannot be imported: {error}") from None
     return values[0] if len(values) == 1 else tuple(values)
 
 
@@ -118,6 +120,9 @@ def run(scenario, import_first=True):
         outcome = scenario(load_package(name) if import_first else name)
     except Unavailable as reason:
         _emit({"status": "n/a", "reason": str(reason)})
+        return
+    except ImportError as error:  # a part of the package that is not written yet
+        _emit({"status": "n/a", "reason": _describe(error)})
         return
     except BaseException as error:  # any failure must still produce one line
         _emit({"status": "error", "error": _describe(error)})
