@@ -345,3 +345,49 @@ def test_loggers_config_sets_the_console_level(capsys):
     j.execute_in_process(run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
     err = capsys.readouterr().err
     assert "loud" in err and "quiet please" not in err and "STEP_START" not in err
+
+
+def test_custom_logger_definitions_receive_every_entry():
+    import logging as std_logging
+
+    from oprun import logger
+
+    records = []
+
+    class Collect(std_logging.Handler):
+        def emit(self, record):
+            records.append((record.levelno, record.getMessage(), getattr(record, "step_key", None)))
+
+    @logger(config_schema={"level": str})
+    def collecting(init_context):
+        made = std_logging.getLogger(f"collect_{id(records)}")
+        made.setLevel(init_context.logger_config["level"])
+        made.handlers = [Collect()]
+        made.propagate = False
+        return made
+
+    @op
+    def talk(context):
+        context.log.info("said")
+
+    @job(logger_defs={"collect": collecting})
+    def j():
+        talk()
+
+    j.execute_in_process(run_config={"loggers": {"collect": {"config": {"level": "INFO"}}}})
+    assert (std_logging.INFO, "said", "talk") in records
+    assert all(level >= std_logging.INFO for level, _, _ in records)
+
+
+def test_json_console_logger(capsys):
+    import json
+
+    from oprun import json_console_logger
+
+    @job(logger_defs={"console": json_console_logger})
+    def j():
+        one()
+
+    j.execute_in_process()
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert any(line["event_type"] == "RUN_SUCCESS" for line in lines)
