@@ -66,3 +66,26 @@ def test_terminate_kills_steps_that_ignore_sigterm(instance, tmp_path, monkeypat
     instance.report_run_failed(stored, "too late")
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
     assert not launcher.terminate(run.run_id)
+
+
+def test_a_killed_run_process_leaves_complete_events_and_can_be_reexecuted(instance, monkeypatch):
+    from oprun.execution.execute_job import ReexecutionOptions, execute_job
+
+    run = _record(instance, launch_jobs.crashes_its_run_worker)
+    launcher = instance.run_launcher
+    launcher.launch_run(run.run_id)
+    assert launcher.wait(run.run_id, timeout=120) == -9
+    logs = instance.all_logs(run.run_id)
+    kinds = [(e.step_key, e.dagster_event.event_type_value) for e in logs if e.dagster_event]
+    assert ("stored_first", "STEP_SUCCESS") in kinds
+    assert ("kills_the_run_worker", "STEP_START") in kinds
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.STARTED
+    instance.report_run_failed(instance.get_run_by_id(run.run_id), "The run worker disappeared.")
+    assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+
+    monkeypatch.setenv("OPRUN_TEST_NO_CRASH", "1")
+    options = ReexecutionOptions.from_failure(run.run_id, instance)
+    with execute_job(reconstructable(launch_jobs.crashes_its_run_worker), instance, reexecution_options=options) as result:
+        assert result.success
+        assert result.output_for_node("kills_the_run_worker") == 21
+        assert {e.step_key for e in result.get_step_success_events()} == {"kills_the_run_worker"}
