@@ -8,6 +8,7 @@ inputs, which arrive with the step.
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -111,6 +112,8 @@ class WorkerSession:
 
     def close(self) -> None:
         self._stack.close()
+        if self.instance is not None:
+            self.instance.close()
 
 
 def _sendable(error: BaseException | None, step_key: str) -> BaseException | None:
@@ -125,9 +128,55 @@ def _sendable(error: BaseException | None, step_key: str) -> BaseException | Non
         )
 
 
-def _worker_instance(ref: Any) -> Any:
-    if ref is None:
-        return None
-    from oprun.instance import DagsterInstance
+class _WorkerInstance:
+    """The run's instance as a worker sees it: where outputs and logs go, without
+    opening the database (workers never write to it; the run process does). User
+    code that asks for anything else gets the real instance, opened then."""
 
-    return DagsterInstance.from_worker_ref(ref)
+    def __init__(self, ref: dict[str, Any]) -> None:
+        self._ref = ref
+        self._real: Any = None
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return False
+
+    @property
+    def root_directory(self) -> str:
+        return str(self._ref["root"])
+
+    def storage_directory(self) -> str:
+        return self._open().storage_directory() if self._has_artifact_override() else os.path.join(self.root_directory, "storage")
+
+    def compute_logs_directory(self) -> str:
+        return os.path.join(self.root_directory, "logs")
+
+    def _has_artifact_override(self) -> bool:
+        return bool((self._ref.get("overrides") or {}).get("local_artifact_storage")) or _config_mentions_artifacts(self.root_directory)
+
+    def _open(self) -> Any:
+        if self._real is None:
+            from oprun.instance import DagsterInstance
+
+            self._real = DagsterInstance.from_worker_ref(self._ref)
+        return self._real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._open(), name)
+
+    def close(self) -> None:
+        if self._real is not None:
+            self._real.dispose()
+
+
+def _config_mentions_artifacts(root: str) -> bool:
+    for name in ("oprun.yaml", "dagster.yaml"):
+        path = os.path.join(root, name)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as f:
+                return "local_artifact_storage" in f.read()
+    return False
+
+
+def _worker_instance(ref: Any) -> Any:
+    return _WorkerInstance(ref) if ref is not None else None
