@@ -125,7 +125,7 @@ _export(
 _export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
 _export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
-_export("oprun.execution.io_managers", "FilesystemIOManager")
+_export("oprun.definitions.fs_io_manager", "FilesystemIOManager")
 _export(
     "oprun.definitions.configurable",
     "ConfigurableResource", "ConfigurableResourceFactory", "ConfigurableIOManager",

@@ -11,7 +11,6 @@ are not emulated. Knows nothing of the rest of oprun beyond its module names.
 from __future__ import annotations
 
 import importlib
-import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
@@ -22,8 +21,10 @@ ALIAS = "dagster"
 TARGET = "oprun"
 
 
-class _AliasLoader(importlib.abc.Loader):
-    """Hands out the already-imported oprun module instead of creating one."""
+class _AliasLoader:
+    """Hands out the already-imported oprun module instead of creating one.
+    (A plain class: the loader protocol needs no base, and importlib.abc is slow
+    to import.)"""
 
     def __init__(self, target: str) -> None:
         self.target = target
@@ -40,7 +41,7 @@ class _AliasLoader(importlib.abc.Loader):
         module.__spec__ = self._original_spec
 
 
-class DagsterAliasFinder(importlib.abc.MetaPathFinder):
+class DagsterAliasFinder:
     """Finds `dagster` and `dagster.<sub>` as `oprun` and `oprun.<sub>`."""
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:

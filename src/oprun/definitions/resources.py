@@ -298,7 +298,7 @@ mem_io_manager = IOManagerDefinition(lambda _ctx: InMemoryIOManager(), descripti
 
 
 def _make_fs_io_manager(init_context: Any) -> Any:
-    from oprun.execution.io_managers import PickledObjectFilesystemIOManager
+    from oprun.definitions.fs_io_manager import PickledObjectFilesystemIOManager
 
     base_dir = (init_context.resource_config or {}).get("base_dir")
     if base_dir is None:

@@ -257,7 +257,9 @@ class ScheduleDefinition:
 
     def next_fire_times(self, start: datetime, count: int = 1) -> list[datetime]:
         """The next `count` times this schedule fires strictly after `start`, as
-        aware datetimes in its time zone (a naive `start` is read in that zone)."""
+        aware datetimes in its time zone (a naive `start` is read in that zone).
+        Around a DST change, order and subtract them by `.timestamp()`: Python
+        compares datetimes of one zone by wall time, ignoring `fold`."""
         return list(islice(fire_times(self._crons, self._tz, start), count))
 
     # -- evaluation --

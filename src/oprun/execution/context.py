@@ -12,37 +12,8 @@ from oprun.errors import (
     DagsterInvalidInvocationError,
     DagsterInvalidPropertyError,
     DagsterInvariantViolationError,
-    DagsterUnknownResourceError,
 )
-
-
-class Resources:
-    """`context.resources`: attribute access to the resources an op required."""
-
-    def __init__(self, values: Mapping[str, Any], allowed: frozenset[str] | None = None) -> None:
-        object.__setattr__(self, "_values", dict(values))
-        object.__setattr__(self, "_allowed", allowed)
-
-    def __getattr__(self, name: str) -> Any:
-        values = object.__getattribute__(self, "_values")
-        allowed = object.__getattribute__(self, "_allowed")
-        if name.startswith("__"):
-            raise AttributeError(name)
-        if (allowed is not None and name not in allowed) or name not in values:
-            raise DagsterUnknownResourceError(name, sorted(allowed if allowed is not None else values))
-        return values[name]
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise DagsterInvariantViolationError("context.resources is read-only")
-
-    def __contains__(self, name: str) -> bool:
-        return name in object.__getattribute__(self, "_values")
-
-    def _asdict(self) -> dict[str, Any]:
-        return dict(object.__getattribute__(self, "_values"))
-
-    def original_resource_dict(self) -> dict[str, Any]:
-        return self._asdict()
+from oprun.execution.resources import Resources, build_resources
 
 
 class OpExecutionContext:
@@ -270,8 +241,6 @@ class DirectOpContext(OpExecutionContext):
 
     def _init_resources(self) -> Resources:
         if self._built_resources is None:
-            from oprun.execution.resources import build_resources
-
             self._built_resources = build_resources(self._resource_defs, self._instance, self._resources_config)
             self._resources = self._built_resources.__enter__()
         return self._resources

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from oprun.events import DagsterEvent, HookErroredData, SerializableErrorInfo, current_pid
-from oprun.execution.context import Resources
+from oprun.execution.resources import Resources
 
 
 class HookContext:

@@ -12,8 +12,46 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from oprun.definitions.resources import ResourceDefinition, as_resource_definition
-from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, DagsterResourceFunctionError, did_you_mean
-from oprun.execution.context import Resources
+from oprun.errors import (
+    DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterInvariantViolationError,
+    DagsterResourceFunctionError,
+    DagsterUnknownResourceError,
+    did_you_mean,
+)
+
+
+class Resources:
+    """`context.resources`: attribute access to the resources an op required."""
+
+    def __init__(self, values: Mapping[str, Any], allowed: frozenset[str] | None = None) -> None:
+        object.__setattr__(self, "_values", dict(values))
+        object.__setattr__(self, "_allowed", allowed)
+
+    def __getattr__(self, name: str) -> Any:
+        values = object.__getattribute__(self, "_values")
+        allowed = object.__getattribute__(self, "_allowed")
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if (allowed is not None and name not in allowed) or name not in values:
+            raise DagsterUnknownResourceError(name, sorted(allowed if allowed is not None else values))
+        return values[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise DagsterInvariantViolationError("context.resources is read-only")
+
+    def __contains__(self, name: str) -> bool:
+        return name in object.__getattribute__(self, "_values")
+
+    def _asdict(self) -> dict[str, Any]:
+        return dict(object.__getattribute__(self, "_values"))
+
+    def original_resource_dict(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+
 
 
 class InitResourceContext:

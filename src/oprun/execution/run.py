@@ -13,7 +13,8 @@ from oprun.definitions.io import NO_VALUE
 from oprun.errors import DagsterExecutionInterruptedError
 from oprun.events import DagsterEvent, EngineEventData, EventLogEntry, JobFailureData, SerializableErrorInfo, current_pid
 from oprun.execution.active import ActiveExecution
-from oprun.execution.context import OpExecutionContext, Resources
+from oprun.execution.context import OpExecutionContext
+from oprun.execution.resources import Resources
 from oprun.execution.logs import RunLogManager, set_current_step
 from oprun.execution.plan import ExecutionPlan, ExecutionStep, FromStepOutput
 

@@ -40,7 +40,8 @@ from oprun.events import (
     UserFailureData,
     current_pid,
 )
-from oprun.execution.context import InputContext, OpExecutionContext, OutputContext, Resources
+from oprun.execution.context import InputContext, OpExecutionContext, OutputContext
+from oprun.execution.resources import Resources
 from oprun.execution.plan import (
     ExecutionStep,
     FromGraphInput,

@@ -1,5 +1,6 @@
-"""IO managers that touch storage: the filesystem pickle IO manager behind
-`fs_io_manager` and `FilesystemIOManager`.
+"""The filesystem pickle IO manager behind `fs_io_manager` and
+`FilesystemIOManager` (a definition like any user's IOManager class; it touches
+files only when a run calls it).
 
 Each output is pickled to `<base_dir>/<run_id>/<step_key>/<output>` (plus the
 mapping key for dynamic outputs). A write goes to a temporary file first and is
