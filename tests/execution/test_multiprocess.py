@@ -107,3 +107,23 @@ def test_tag_concurrency_limits_hold_steps_back(instance):
                 ends[event.step_key] = entry.timestamp
     spans = sorted((starts[k], ends[k]) for k in starts)
     assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+
+
+def test_priority_tag_orders_ready_steps(instance):
+    with execute_job(reconstructable(mp_jobs.prioritized), instance, run_config=_mp(1)) as result:
+        assert result.success
+        starts = [e.step_key for e in result.all_events if e.event_type_value == "STEP_START"]
+    assert starts == ["first_step", "middle_step", "later_step"]
+
+
+def test_forkserver_start_method_with_preloaded_modules(instance):
+    config = _mp(2, start_method={"forkserver": {"preload_modules": ["oprun"]}})
+    with execute_job(reconstructable(mp_jobs.four_in_parallel), instance, run_config=config) as result:
+        assert result.success
+        assert os.getpid() not in result.output_for_node("pids")
+
+
+def test_in_process_choice_of_the_default_executor(instance):
+    config = {"execution": {"config": {"in_process": {}}}}
+    with execute_job(reconstructable(mp_jobs.four_in_parallel), instance, run_config=config) as result:
+        assert set(result.output_for_node("pids")) == {os.getpid()}

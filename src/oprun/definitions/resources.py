@@ -229,7 +229,11 @@ def input_manager(
     """Decorator for a function `fn(init_context)` returning an InputManager, or for
     a plain `fn(context) -> value` load function."""
 
-    def build(fn: Callable[..., Any]) -> IOManagerDefinition:
+    def build(fn: Callable[..., Any], schema: Any) -> IOManagerDefinition:
+        if _param_names(fn)[:1] == ["context"] and not _returns_manager(fn):
+            # The decorated function is the load function itself.
+            return IOManagerDefinition(lambda _ctx: _FunctionInputManager(fn), schema, description, required_resource_keys, version, input_config_schema)
+
         def make(init_context: Any) -> Any:
             made = fn(init_context) if _takes_positional(fn) else fn()
             if isinstance(made, InputManager):
@@ -239,13 +243,11 @@ def input_manager(
                 "InputManager, or take a single `context` parameter and return the input's value."
             )
 
-        if _param_names(fn)[:1] == ["context"] and not _returns_manager(fn):
-            return IOManagerDefinition(lambda _ctx: _FunctionInputManager(fn), config_schema, description, required_resource_keys, version, input_config_schema)
-        return IOManagerDefinition(make, config_schema, description, required_resource_keys, version, input_config_schema)
+        return IOManagerDefinition(make, schema, description, required_resource_keys, version, input_config_schema)
 
     if callable(config_schema) and not _looks_like_schema(config_schema):
-        return build(config_schema)
-    return build
+        return build(config_schema, None)
+    return lambda fn: build(fn, config_schema)
 
 
 class _FunctionInputManager(InputManager):

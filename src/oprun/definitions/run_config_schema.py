@@ -69,7 +69,10 @@ def node_fields(graph: Any, top_level_inputs: set[str] | None = None) -> dict[st
                 node_shape["config"] = as_field(definition.config_mapping.config_schema)
             else:
                 inner = node_fields(definition)
-                if inner:
+                if inner and definition.hardcoded_config is not None:
+                    # A graph's own config is the default for its nodes' config.
+                    node_shape["ops"] = Field(Shape(inner), default_value=definition.hardcoded_config.get("ops", {}), is_required=False)
+                elif inner:
                     node_shape["ops"] = _shape_field(inner)
         elif definition.config_schema is not None:
             node_shape["config"] = as_field(definition.config_schema)
@@ -322,9 +325,6 @@ def _apply_graph_config(graph: Any, value: dict[str, Any], path: tuple[Any, ...]
                     inner,
                 )
             node_value["ops"] = (result.value or {}).get("ops") or {}
-            changed = True
-        elif definition.hardcoded_config is not None and not node_value.get("ops"):
-            node_value["ops"] = definition.hardcoded_config.get("ops", {})
             changed = True
         node_value = _apply_graph_config(definition, node_value, node_path, secrets)
         ops[node.name] = node_value

@@ -1,0 +1,110 @@
+"""Graph-level config mappings and hardcoded graph config, configured() on ops,
+resources and graphs, and config errors that come through a mapping."""
+
+import pytest
+
+from oprun import (
+    Config,
+    ConfigMapping,
+    DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
+    Field,
+    graph,
+    job,
+    op,
+    resource,
+)
+
+
+@op(config_schema={"n": int})
+def emit(context) -> int:
+    return context.op_config["n"]
+
+
+@graph(config=ConfigMapping(config_fn=lambda c: {"ops": {"emit": {"config": {"n": c["base"] * 10}}}}, config_schema={"base": int}))
+def mapped():
+    return emit()
+
+
+def test_graph_config_mapping_is_configured_under_the_graph():
+    @job
+    def j():
+        mapped()
+
+    result = j.execute_in_process(run_config={"ops": {"mapped": {"config": {"base": 4}}}})
+    assert result.output_for_node("mapped.emit") == 40
+    with pytest.raises(DagsterInvalidConfigError, match="root:ops:mapped:config:base"):
+        j.execute_in_process(run_config={"ops": {"mapped": {"config": {"base": "x"}}}})
+
+
+def test_errors_from_a_mapping_say_they_came_through_it():
+    @graph(config=ConfigMapping(config_fn=lambda c: {"ops": {"emit": {"config": {"n": "not an int"}}}}, config_schema={}))
+    def broken():
+        emit()
+
+    @job
+    def j():
+        broken()
+
+    with pytest.raises(DagsterInvalidConfigError, match="config mapping returned") as raised:
+        j.execute_in_process()
+    assert raised.value.errors[0].path_str.endswith("emit:config:n")
+
+
+def test_configured_op_resource_and_graph():
+    five = emit.configured({"n": 5}, name="five")
+
+    class Scale(Config):
+        x: int
+
+    doubled = emit.configured(lambda c: {"n": c["x"] * 2}, name="doubled", config_schema={"x": int})
+
+    @resource(config_schema={"prefix": str})
+    def prefix(init):
+        return init.resource_config["prefix"]
+
+    fixed_prefix = prefix.configured({"prefix": "p-"})
+
+    @op(required_resource_keys={"prefix"})
+    def label(context, a: int, b: int) -> str:
+        return f"{context.resources.prefix}{a + b}"
+
+    @job(resource_defs={"prefix": fixed_prefix})
+    def j():
+        label(five(), doubled())
+
+    result = j.execute_in_process(run_config={"ops": {"doubled": {"config": {"x": 3}}}})
+    assert result.output_for_node("label") == "p-11"
+
+    twice = mapped.configured({"base": 2}, name="twice")
+
+    @job
+    def k():
+        twice()
+
+    assert k.execute_in_process().output_for_node("twice.emit") == 20
+    with pytest.raises(DagsterInvalidDefinitionError, match="config mapping"):
+        @graph
+        def plain():
+            emit()
+
+        plain.configured({}, name="nope")
+
+
+def test_hardcoded_graph_config_and_field_defaults():
+    @op(config_schema={"n": Field(int, default_value=7)})
+    def default_n(context) -> int:
+        return context.op_config["n"]
+
+    @graph(config={"ops": {"emit": {"config": {"n": 3}}}})
+    def preset():
+        return emit()
+
+    @job
+    def j():
+        preset()
+        default_n()
+
+    result = j.execute_in_process()
+    assert result.output_for_node("preset.emit") == 3
+    assert result.output_for_node("default_n") == 7
