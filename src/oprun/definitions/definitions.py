@@ -397,7 +397,7 @@ def repository(
     becomes a repository, which tools load like a Definitions."""
 
     def wrap(fn: Callable[[], Any]) -> RepositoryDefinition:
-        repository_name = check_valid_name(name or fn.__name__, allow_reserved=True)
+        repository_name = check_valid_name(name or fn.__name__, what="repository name")
         where = f"@repository '{repository_name}'"
         result = fn()
         if isinstance(result, Mapping):

@@ -17,7 +17,7 @@ from enum import Enum
 from itertools import islice
 from typing import Any
 
-from oprun.definitions.cron import Cron, CronError, fire_times, parse_cron
+from oprun.definitions.cron import ALIASES, Cron, CronError, fire_times, parse_cron
 from oprun.definitions.graph import GraphDefinition
 from oprun.definitions.io import check_valid_name
 from oprun.definitions.job import JobDefinition
@@ -135,7 +135,7 @@ class ScheduleDefinition:
     ) -> None:
         self._direct_job, self._job_name = split_target(job, job_name, target, "ScheduleDefinition", name)
         if name is not None:
-            self._name = check_valid_name(name, allow_reserved=True)
+            self._name = check_valid_name(name, what="schedule name")
         elif self._job_name is not None:
             self._name = f"{self._job_name}_schedule"
         else:
@@ -560,11 +560,8 @@ def _partition_cron(partitions_def: Any, offsets: dict[str, int | None]) -> str:
     custom = getattr(partitions_def, "get_cron_schedule", None)
     if callable(custom):
         return str(custom(**offsets))
-    fields = parse_cron(partitions_def.cron_schedule).expression.split()
-    if len(fields) != 5:  # an alias such as @daily
-        from oprun.definitions.cron import ALIASES
-
-        fields = ALIASES[fields[0].lower()].split()
+    text = str(partitions_def.cron_schedule).strip()
+    fields = ALIASES.get(text.lower(), text).split()
     for index, key in ((0, "minute_of_hour"), (1, "hour_of_day"), (4, "day_of_week"), (2, "day_of_month")):
         if offsets[key] is not None:
             fields[index] = str(offsets[key])

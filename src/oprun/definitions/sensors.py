@@ -226,7 +226,7 @@ class SensorDefinition:
             name = getattr(fn, "__name__", None)
         if name is None:
             raise DagsterInvalidDefinitionError("SensorDefinition needs a name (or an evaluation_fn to take it from).")
-        self._name = check_valid_name(name, allow_reserved=True)
+        self._name = check_valid_name(name, what="sensor name")
         if evaluation_fn is None or (not callable(evaluation_fn) and not isinstance(evaluation_fn, DecoratedFunction)):
             raise DagsterInvalidDefinitionError(f"Sensor '{name}' needs an evaluation_fn: the function that decides what to run.")
         if asset_selection is not None:
