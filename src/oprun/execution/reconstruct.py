@@ -74,12 +74,18 @@ def _prepare_path(pointer: ReconstructableJob) -> None:
 
 def _load_attribute(pointer: ReconstructableJob) -> Any:
     _prepare_path(pointer)
+    from oprun import compat
+
+    compat.install()  # user code may import `dagster`; a no-op when the real one is installed
     if pointer.module_name:
         module = importlib.import_module(pointer.module_name)
     elif pointer.python_file:
         module = load_python_file(pointer.python_file, pointer.working_directory)
     else:
         raise DagsterInvariantViolationError("A job pointer needs a module name or a python file.")
+    if pointer.attribute == "*":
+        # No attribute given (a code location found by the loader): find the job by name.
+        return _find_job_in_module(module, pointer)
     try:
         return getattr(module, pointer.attribute)
     except AttributeError:
@@ -89,6 +95,21 @@ def _load_attribute(pointer: ReconstructableJob) -> Any:
             f"{pointer.module_name or pointer.python_file} has no attribute '{pointer.attribute}'."
             f"{did_you_mean(pointer.attribute, [n for n in dir(module) if not n.startswith('_')])}"
         ) from None
+
+
+def _find_job_in_module(module: Any, pointer: ReconstructableJob) -> Any:
+    wanted = pointer.job_name
+    # Definitions first: their jobs carry the top-level resources, executor and loggers.
+    for value in vars(module).values():
+        has_job = getattr(value, "has_job", None)
+        if callable(has_job) and not isinstance(value, type) and has_job(wanted):
+            return value
+    for value in vars(module).values():
+        if getattr(value, "node_type", None) == "graph" and value.name == wanted:
+            return value
+        if hasattr(value, "execute_in_process") and hasattr(value, "graph") and value.name == wanted:
+            return value
+    raise DagsterInvariantViolationError(f"{pointer.python_file or pointer.module_name} has no job named '{wanted}'.")
 
 
 def load_python_file(python_file: str, working_directory: str | None = None) -> Any:
