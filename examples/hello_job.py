@@ -1,6 +1,8 @@
 """oprun's bundled example: a small job with config, fan-out and a fan-in.
 
-Run it with `python examples/hello_job.py`.
+Run it with `oprun job execute -f examples/hello_job.py` (recorded on the instance
+of $OPRUN_HOME, default ~/.oprun; see it with `oprun run list`), or in process
+with `python examples/hello_job.py`.
 """
 
 from oprun import Config, In, Nothing, Out, RunConfig, job, op

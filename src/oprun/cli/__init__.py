@@ -50,7 +50,7 @@ def run_cli(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = verbose_requested(args)
     try:
-        cli.main(args=[a for a in args if a != "--verbose"] if verbose else args, prog_name="oprun", standalone_mode=False)
+        cli.main(args=args, prog_name="oprun", standalone_mode=False)
     except CliFailure as failure:
         if failure.message:
             click.echo(failure.message, err=True)

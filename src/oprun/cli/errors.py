@@ -19,8 +19,16 @@ _VERBOSE = [False]
 
 
 def verbose_requested(args: list[str]) -> bool:
-    _VERBOSE[0] = "--verbose" in args
-    return _VERBOSE[0]
+    """`--verbose` before the command name (`oprun --verbose job ...`); after it,
+    `--verbose` belongs to the command (e.g. `job print --verbose`)."""
+    for arg in args:
+        if arg == "--verbose":
+            _VERBOSE[0] = True
+            return True
+        if not arg.startswith("-"):
+            break
+    _VERBOSE[0] = False
+    return False
 
 
 @contextmanager
