@@ -51,7 +51,21 @@ LAYER_ROOTS = [
     "oprun.config.validate", "oprun.config.pythonic", "oprun.definitions.job", "oprun.definitions.graph",
     "oprun.definitions.op", "oprun.instance", "oprun.instance.sql", "oprun.execution.api",
     "oprun.execution.execute_job", "oprun.execution.executors.multiprocess",
+    "oprun.definitions.definitions", "oprun.definitions.schedules", "oprun.definitions.sensors",
+    "oprun.loading",
 ]
+
+
+def test_listing_jobs_loads_no_database_or_execution_module(tmp_path):
+    jobs = tmp_path / "jobs.py"
+    jobs.write_text("from oprun import job, op\n@op\ndef a(): return 1\n@job\ndef j(): a()\n")
+    code = (
+        "import sys, json; from oprun.cli import run_cli; run_cli(['job', 'list', '-f', sys.argv[1]]); "
+        "print(json.dumps(sorted(sys.modules)), file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(jobs)], capture_output=True, text=True, check=True)
+    loaded = set(json.loads(out.stderr.strip().splitlines()[-1]))
+    assert "sqlalchemy" not in loaded and "oprun.execution.api" not in loaded and "rich" not in loaded
 
 
 def test_an_ephemeral_instance_loads_no_database_library():
