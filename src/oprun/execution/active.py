@@ -39,6 +39,7 @@ class ActiveExecution:
         self.status: dict[str, str] = {}
         self.emitted: dict[str, Emitted] = {}
         self.keys_for: dict[tuple[str, str], list[str]] = {}
+        self._key_sets: dict[tuple[str, str], frozenset[str]] = {}
         self._in_flight: set[str] = set()
         self._retry_at: dict[str, float] = {}
         self._ready: list[ExecutionStep] = []
@@ -133,8 +134,13 @@ class ActiveExecution:
         emitted = self.emitted.get(source.step_key)
         if emitted is None or source.output_name not in emitted:
             return False
-        keys = emitted[source.output_name]
-        return source.mapping_key is None or (keys is not None and source.mapping_key in keys)
+        if source.mapping_key is None:
+            return True
+        key = (source.step_key, source.output_name)
+        keys = self._key_sets.get(key)
+        if keys is None:
+            keys = self._key_sets[key] = frozenset(emitted[source.output_name] or ())
+        return source.mapping_key in keys
 
     def mark_success(self, key: str, outputs: Emitted) -> None:
         self._in_flight.discard(key)

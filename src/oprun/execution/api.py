@@ -16,7 +16,7 @@ from oprun.events import EventLogEntry
 from oprun.execution.executors.in_process import InProcessExecutor, retries_enabled_from
 from oprun.execution.plan import create_execution_plan
 from oprun.execution.result import ExecuteInProcessResult
-from oprun.execution.run import FLUSH_AFTER, execute_run
+from oprun.execution.run import FLUSH_AFTER, RUN_BOUNDARIES, execute_run
 from oprun.runs import DagsterRun, make_new_run_id
 
 
@@ -94,12 +94,15 @@ def execute_in_process(
     run = instance.create_run(run, None if instance.is_ephemeral else job.get_snapshot())
     entries: list[EventLogEntry] = []
     batch: list[EventLogEntry] = []
+    # A persistent instance gets each step boundary as it happens (nothing lost
+    # on a crash); an in-memory one only needs the run's boundaries.
+    flush_after = RUN_BOUNDARIES if instance.is_ephemeral else FLUSH_AFTER
 
     def sink(entry: EventLogEntry) -> None:
         entries.append(entry)
         batch.append(entry)
         event = entry.dagster_event
-        if event is not None and event.event_type_value in FLUSH_AFTER:
+        if event is not None and event.event_type_value in flush_after:
             instance.handle_new_events(batch)
             batch.clear()
 

@@ -59,6 +59,8 @@ class OpExecutionContext:
         self._event_sink = event_sink
         self.output_metadata: dict[tuple[str, str | None], dict[str, Any]] = {}
         self.logged_events: list[Any] = []
+        # Mapping keys yielded so far per dynamic output (duplicates are errors).
+        self.mapping_keys_seen: dict[str, set[str]] = {}
 
     @property
     def log(self) -> Any:

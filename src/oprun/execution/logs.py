@@ -29,6 +29,9 @@ class RunLogManager:
         self.sink = sink
         # The lowest level any logger prints: below it, skip formatting entirely.
         self._floor = min((_logger_level(lg) for lg in loggers), default=logging.CRITICAL + 1)
+        # oprun's own console writers take a fast path; other loggers get `log(...)`.
+        self._writers = [lg.write_line for lg in loggers if hasattr(lg, "write_line")]
+        self._others = [lg for lg in loggers if not hasattr(lg, "write_line")]
 
     def emit(self, event: DagsterEvent) -> EventLogEntry:
         level = event_level(event.event_type_value)
@@ -53,12 +56,11 @@ class RunLogManager:
             self._print(level, message, step_key, None)
 
     def _print(self, level: int, message: str, step_key: str | None, event_type: str | None) -> None:
-        for lg in self.loggers:
+        for write_line in self._writers:
+            write_line(level, message, self.job_name, self.run_id, step_key, event_type)
+        for lg in self._others:
             try:
-                write_line = getattr(lg, "write_line", None)
-                if write_line is not None:
-                    write_line(level, message, self.job_name, self.run_id, step_key, event_type)
-                elif lg.isEnabledFor(level):
+                if lg.isEnabledFor(level):
                     extra = {"job_name": self.job_name, "run_id": self.run_id, "step_key": step_key, "event_type": event_type}
                     lg.log(level, message, extra=extra)
             except Exception:  # noqa: BLE001 - a broken logger must not fail the run

@@ -20,6 +20,7 @@ from oprun.execution.plan import ExecutionPlan, ExecutionStep, FromStepOutput
 
 # Events after which the batch of entries is written to the instance, so that a
 # crash loses nothing before the last step boundary.
+RUN_BOUNDARIES = frozenset({"RUN_START", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"})
 FLUSH_AFTER = frozenset(
     {
         "STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY",

@@ -444,10 +444,14 @@ def _handle_output(
         keys = emitted.get(name)
         if keys is None:
             keys = emitted[name] = []
-        if mapping_key in keys:
+            seen = context.mapping_keys_seen[name] = set()
+        else:
+            seen = context.mapping_keys_seen[name]
+        if mapping_key in seen:
             raise _StepFailed(
                 f'Compute for op "{step.op_def.name}" yielded a DynamicOutput with mapping_key "{mapping_key}" multiple times.'
             )
+        seen.add(mapping_key)
         keys.append(mapping_key)
         shown = f' (mapping key "{mapping_key}")'
     dagster_type = out_def.dagster_type

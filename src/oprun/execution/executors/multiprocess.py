@@ -53,6 +53,7 @@ class _Worker:
         self.process = process
         self.conn = conn
         self.ready = False
+        self.used = False
         self.step: ExecutionStep | None = None
         self.started_at = 0.0
 
@@ -203,7 +204,7 @@ class MultiprocessExecutor:
         return True
 
     def _dispatch(self, rc: Any, active: ActiveExecution, workers: list[_Worker]) -> None:
-        idle = [w for w in workers if w.ready and w.step is None]
+        idle = self._idle_workers(active, workers)
         if not idle:
             return
         steps = active.get_steps_to_execute(limit=len(idle))
@@ -222,9 +223,27 @@ class MultiprocessExecutor:
             worker = idle.pop(0)
             inputs = _filtered_inputs(active, step)
             worker.step = step
+            worker.used = True
             worker.started_at = time.perf_counter()
             worker.conn.send(("step", step.key, step.template_key, step.mapping_key, inputs, rc.attempts.get(step.key, 0)))
         active.put_back(held_back)
+
+    def _idle_workers(self, active: ActiveExecution, workers: list[_Worker]) -> list[_Worker]:
+        """Idle workers that may take a step now, fresh ones first.
+
+        Steps ready at the same time run in separate processes, as Dagster's do:
+        a worker that has already run a step leaves them to workers still starting,
+        unless there are more ready steps than those workers will take.
+        """
+        idle = [w for w in workers if w.ready and w.step is None]
+        starting = sum(1 for w in workers if not w.ready)
+        fresh = [w for w in idle if not w.used]
+        used = [w for w in idle if w.used]
+        if not starting:
+            return fresh + used
+        waiting = len(active._ready)  # noqa: SLF001 - the executor owns the run's state
+        spare = max(0, waiting - len(fresh) - starting)
+        return fresh + used[:spare]
 
     def _service(self, rc: Any, active: ActiveExecution, worker: _Worker, workers: list[_Worker]) -> BaseException | None:
         """Handle what one worker sent, or its death."""
