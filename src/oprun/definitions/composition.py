@@ -122,6 +122,23 @@ def _wrap_mapped_result(result: Any, source: tuple[str, str]) -> Any:
 # --- pending invocations (alias / tag / hooks / retry policy) ---------------------
 
 
+class InvocableNode:
+    """What ops and graphs share: derive a pending invocation with an alias, tags,
+    hooks or a retry policy."""
+
+    def alias(self, name: str) -> PendingNodeInvocation:
+        return PendingNodeInvocation(self, alias=name)
+
+    def tag(self, tags: Mapping[str, Any] | None) -> PendingNodeInvocation:
+        return PendingNodeInvocation(self, tags=tags)
+
+    def with_hooks(self, hook_defs: Any) -> PendingNodeInvocation:
+        return PendingNodeInvocation(self, hook_defs=hook_defs)
+
+    def with_retry_policy(self, retry_policy: Any) -> PendingNodeInvocation:
+        return PendingNodeInvocation(self, retry_policy=retry_policy)
+
+
 class PendingNodeInvocation:
     """A definition about to be invoked with an alias, tags, hooks or a retry
     policy; chainable (`op.alias("a").tag({...})(x)`)."""

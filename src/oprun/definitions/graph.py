@@ -42,7 +42,7 @@ def _is_node_definition(value: Any) -> bool:
     return getattr(value, "node_type", None) in ("op", "graph")
 
 
-class GraphDefinition:
+class GraphDefinition(composition.InvocableNode):
     """A graph of nodes; `to_job` binds it to resources, config and an executor."""
 
     node_type = "graph"
@@ -138,18 +138,6 @@ class GraphDefinition:
         return self.config_mapping is not None
 
     # -- invocation and derived definitions --
-
-    def alias(self, name: str) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, alias=name)
-
-    def tag(self, tags: Mapping[str, Any] | None) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, tags=tags)
-
-    def with_hooks(self, hook_defs: Any) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, hook_defs=hook_defs)
-
-    def with_retry_policy(self, retry_policy: Any) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, retry_policy=retry_policy)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if composition.is_composing():

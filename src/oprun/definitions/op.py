@@ -79,7 +79,7 @@ _CONTEXT_NAMES = frozenset({"context", "_context"})
 # --- the definition --------------------------------------------------------------
 
 
-class OpDefinition:
+class OpDefinition(composition.InvocableNode):
     """An op: a Python function plus its inputs, outputs, config and resources."""
 
     node_type = "op"
@@ -154,18 +154,6 @@ class OpDefinition:
 
     def has_config(self) -> bool:
         return self.config_schema is not None
-
-    def alias(self, name: str) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, alias=name)
-
-    def tag(self, tags: Mapping[str, Any] | None) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, tags=tags)
-
-    def with_hooks(self, hook_defs: Any) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, hook_defs=hook_defs)
-
-    def with_retry_policy(self, retry_policy: RetryPolicy) -> composition.PendingNodeInvocation:
-        return composition.PendingNodeInvocation(self, retry_policy=retry_policy)
 
     def configured(self, config_or_config_fn: Any, name: str, config_schema: Any = None, description: str | None = None) -> OpDefinition:
         from oprun.definitions.configured import configured_op
