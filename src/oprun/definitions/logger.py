@@ -72,6 +72,10 @@ class ConsoleLogWriter:
         self.level = level
         self.as_json = as_json
         self._tty_of: tuple[int, bool] = (0, False)
+        # "time - name - LEVEL - job - run" is the same for every line of a run
+        # within one second: built once per (second, level, job, run).
+        self._prefix_key: tuple[Any, ...] = ()
+        self._prefix = ""
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
         return level >= self.level
@@ -91,7 +95,12 @@ class ConsoleLogWriter:
                 "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
             })
         else:
-            line = f"{_stamp()} - {self.name} - {level_name} - {job_name} - {run_id}"
+            stamp = _stamp()
+            key = (stamp, level, job_name, run_id)
+            if key != self._prefix_key:
+                self._prefix_key = key
+                self._prefix = f"{stamp} - {self.name} - {level_name} - {job_name} - {run_id}"
+            line = self._prefix
             if step_key:
                 line = f"{line} - {step_key}"
             if event_type:

@@ -13,7 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from oprun.events import DagsterEvent, EventLogEntry, event_level
+from oprun.events import _ERROR_LEVEL_EVENTS as _ERROR_EVENTS
+from oprun.events import DagsterEvent, EventLogEntry
+
+_ERROR, _DEBUG = logging.ERROR, logging.DEBUG
 
 _ACTIVE = threading.local()
 
@@ -34,7 +37,7 @@ class RunLogManager:
         self._others = [lg for lg in loggers if not hasattr(lg, "write_line")]
 
     def emit(self, event: DagsterEvent) -> EventLogEntry:
-        level = event_level(event.event_type_value)
+        level = _ERROR if event.event_type_value in _ERROR_EVENTS else _DEBUG
         message = event.message or ""
         entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, event.step_key, None, event)
         self.sink(entry)

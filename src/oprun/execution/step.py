@@ -63,7 +63,7 @@ class _StepFailed(Exception):
 
 
 def _event(rc: Any, kind: str, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
-    rc.emit(DagsterEvent(kind, rc.job_name, step.key, step.handle, data, message, current_pid()))
+    rc.log_manager.emit(DagsterEvent(kind, rc.job_name, step.key, step.handle, data, message, current_pid()))
 
 
 # --- the step loop -----------------------------------------------------------------------

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,6 +129,8 @@ class DagsterInstance:
 
     @staticmethod
     def local_temp(tempdir: str | None = None, overrides: Mapping[str, Any] | None = None) -> DagsterInstance:
+        import tempfile
+
         temp = None
         if tempdir is None:
             temp = tempfile.TemporaryDirectory(prefix="oprun-")
@@ -180,12 +180,18 @@ class DagsterInstance:
             return os.path.join(str(_env_value(base, "local_artifact_storage:base_dir")), "storage")
         if self._root is None:
             if self._temp_dir is None:
+                import tempfile
+
                 self._temp_dir = tempfile.TemporaryDirectory(prefix="oprun-ephemeral-")
             return os.path.join(self._temp_dir.name, "storage")
         return os.path.join(self._root, "storage")
 
     def compute_logs_directory(self) -> str:
-        return os.path.join(self._root or tempfile.gettempdir(), "logs")
+        if self._root is None:
+            import tempfile
+
+            return os.path.join(tempfile.gettempdir(), "logs")
+        return os.path.join(self._root, "logs")
 
     @property
     def run_storage(self) -> RunStorage:
@@ -231,6 +237,8 @@ class DagsterInstance:
 
     def delete_run(self, run_id: str) -> None:
         """Delete a run, its events, its stored outputs and its compute logs."""
+        import shutil
+
         self._storage.delete_run(run_id)
         for folder in (os.path.join(self.storage_directory(), run_id), os.path.join(self.compute_logs_directory(), run_id)):
             shutil.rmtree(folder, ignore_errors=True)
@@ -357,6 +365,8 @@ Instance = DagsterInstance
 @contextlib.contextmanager
 def instance_for_test(temp_dir: str | None = None, overrides: Mapping[str, Any] | None = None) -> Iterator[DagsterInstance]:
     """A SQLite instance in a temporary directory, removed afterwards."""
+    import tempfile
+
     if temp_dir is not None:
         with DagsterInstance.from_directory(temp_dir, overrides) as instance:
             yield instance

@@ -9,7 +9,6 @@ events move a run's status, and a finished run's status never changes again.
 from __future__ import annotations
 
 import abc
-import hashlib
 import json
 import threading
 from collections.abc import Sequence
@@ -44,6 +43,8 @@ class EventLogConnection(NamedTuple):
 
 
 def snapshot_id(snapshot: dict[str, Any]) -> str:
+    import hashlib  # loads OpenSSL: only when a snapshot is stored
+
     canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
 
@@ -149,7 +150,10 @@ class InMemoryRunStorage(RunStorage):
         self._lock = threading.Lock()
         self._runs: dict[str, RunRecord] = {}
         self._order: list[str] = []
-        self._events: dict[str, list[EventLogRecord]] = {}
+        # Per run: entries and their storage ids, in write order (records are built
+        # when read: writes are on the engine's hot path).
+        self._events: dict[str, list[EventLogEntry]] = {}
+        self._ids: dict[str, list[int]] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._next_id = 1
 
@@ -167,6 +171,7 @@ class InMemoryRunStorage(RunStorage):
             self._runs[run.run_id] = RunRecord(len(self._order) + 1, run, stamp, stamp)
             self._order.append(run.run_id)
             self._events[run.run_id] = []
+            self._ids[run.run_id] = []
         return run
 
     def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, cursor: str | None = None, ascending: bool = False) -> list[RunRecord]:
@@ -213,39 +218,44 @@ class InMemoryRunStorage(RunStorage):
         with self._lock:
             self._runs.pop(run_id, None)
             self._events.pop(run_id, None)
+            self._ids.pop(run_id, None)
             if run_id in self._order:
                 self._order.remove(run_id)
 
     def store_events(self, entries: Sequence[EventLogEntry]) -> None:
         with self._lock:
-            by_run: dict[str, list[EventLogEntry]] = {}
+            run_events: dict[str, list[EventLogEntry]] = {}
             next_id = self._next_id
+            run_id = None
             for entry in entries:
-                records = self._events.get(entry.run_id)
-                if records is None:
-                    records = self._events[entry.run_id] = []
-                records.append(EventLogRecord(next_id, entry))
+                if entry.run_id != run_id:
+                    run_id = entry.run_id
+                    if run_id not in self._events:
+                        self._events[run_id] = []
+                        self._ids[run_id] = []
+                self._events[run_id].append(entry)
+                self._ids[run_id].append(next_id)
                 next_id += 1
                 event = entry.dagster_event
-                if event is not None and event.event_type_value.startswith("RUN_"):
-                    by_run.setdefault(entry.run_id, []).append(entry)
+                if event is not None and event.step_key is None and event.event_type_value.startswith("RUN_"):
+                    run_events.setdefault(entry.run_id, []).append(entry)
             self._next_id = next_id
-            for run_id, run_entries in by_run.items():
-                record = self._runs.get(run_id)
+            for rid, changes_in in run_events.items():
+                record = self._runs.get(rid)
                 if record is None:
                     continue
-                status, start, end = status_change(record.dagster_run, run_entries)
+                status, start, end = status_change(record.dagster_run, changes_in)
                 if status is not None:
                     changes: dict[str, Any] = {"status": status}
                     if start is not None:
                         changes["start_time"] = start
                     if end is not None:
                         changes["end_time"] = end
-                    self._update(run_id, **changes)
+                    self._update(rid, **changes)
 
     def get_records(self, run_id: str, after_id: int | None = None, of_types: set[str] | None = None, limit: int | None = None, ascending: bool = True) -> list[EventLogRecord]:
         with self._lock:
-            records = list(self._events.get(run_id, []))
+            records = [EventLogRecord(i, e) for i, e in zip(self._ids.get(run_id, []), self._events.get(run_id, []))]
         if after_id is not None:
             records = [r for r in records if r.storage_id > after_id] if ascending else [r for r in records if r.storage_id < after_id]
         if of_types is not None:
