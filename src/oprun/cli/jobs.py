@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from oprun.cli.errors import CliFailure, user_errors
-from oprun.cli.output import echo_lines
+from oprun.cli.output import echo_lines, is_terminal
 
 
 def location_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -242,7 +242,13 @@ def job_execute(job_name: str | None, config_files: tuple[str, ...], config_json
     recon, run, instance = _create_run(kw, job_name, config_files, config_json, tags, op_selection, partition)
     try:
         with user_errors():
-            success, _error = execute_stored_run(recon, run, instance)
+            if is_terminal():
+                from oprun.cli.progress import RunProgress
+
+                with RunProgress(recon.get_definition()) as progress:
+                    success, _error = execute_stored_run(recon, run, instance, listener=progress)
+            else:
+                success, _error = execute_stored_run(recon, run, instance)
     finally:
         instance.dispose()
     if not success:

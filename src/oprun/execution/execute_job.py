@@ -155,10 +155,12 @@ def create_executor(job: Any, resolved: Any, instance: Any, recon: Any, resource
 # --- running a stored run ----------------------------------------------------------------------
 
 
-def _instance_sink(instance: Any) -> tuple[Any, Any]:
+def _instance_sink(instance: Any, listener: Any = None) -> tuple[Any, Any]:
     batch: list[EventLogEntry] = []
 
     def sink(entry: EventLogEntry) -> None:
+        if listener is not None:
+            listener(entry)
         batch.append(entry)
         event = entry.dagster_event
         if event is not None and event.event_type_value in FLUSH_AFTER:
@@ -173,9 +175,10 @@ def _instance_sink(instance: Any) -> tuple[Any, Any]:
     return sink, flush
 
 
-def execute_stored_run(recon: ReconstructableJob, run: DagsterRun, instance: Any, raise_on_error: bool = False) -> tuple[bool, BaseException | None]:
+def execute_stored_run(recon: ReconstructableJob, run: DagsterRun, instance: Any, raise_on_error: bool = False, listener: Any = None) -> tuple[bool, BaseException | None]:
     """Execute a run already recorded on the instance, in this process, with the
-    job's executor. The run worker of the CLI and the run launcher."""
+    job's executor. The run worker of the CLI and the run launcher. `listener`,
+    if given, sees every entry as it is recorded (the CLI's progress display)."""
     job = recon.get_definition()
     resolved = resolve_run_config(job, run.run_config, run.partition_key)
     resource_defs = dict(job.resource_defs)
@@ -185,7 +188,7 @@ def execute_stored_run(recon: ReconstructableJob, run: DagsterRun, instance: Any
     if run.parent_run_id is not None and run.step_keys_to_execute is not None:
         already_done, reused = reexecution_state(job, resolved, plan, instance, run.parent_run_id, run.step_keys_to_execute)
     executor = create_executor(job, resolved, instance, recon, resource_defs)
-    sink, flush = _instance_sink(instance)
+    sink, flush = _instance_sink(instance, listener)
     try:
         return execute_run(
             job=job, run=run, plan=plan, resolved_config=resolved, instance=instance, executor=executor,
