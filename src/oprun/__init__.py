@@ -124,6 +124,7 @@ _export(
 )
 _export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
+_export("oprun.definitions.dask_executor", "dask_executor")
 _export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
 _export("oprun.definitions.fs_io_manager", "FilesystemIOManager")
 _export(
