@@ -29,7 +29,7 @@ from pathlib import Path
 from harness.report import markdown, write_json
 from harness.scenarios import Command, Metric, Script, SideResult
 from harness.sides import BENCH, SetupError, dagster_side, oprun_side
-from harness.targets import AtMost, Faster, NoneOf
+from harness.targets import AtLeast, AtMost, Faster, NoneOf
 
 RESULTS = BENCH / "results" / "latest.json"
 TIMEOUT_S = 900.0
@@ -128,6 +128,56 @@ SCENARIOS = (
             Metric("execute_s", "validate + run", targets=(Faster(20),)),
             Metric("validate_s", "validate_run_config", targets=(AtMost(1e-3, "≤ 1 ms"),)),
         ),
+    ),
+    Script(
+        "event_writes",
+        description="events written to the SQLite instance: one call each, and (oprun) in batches of 20",
+        script="event_writes",
+        args=(2000,),
+        metrics=(
+            Metric("events_per_s_single", "events/s, one per call", unit="rate"),
+            Metric("events_per_s_batched", "events/s, batches of 20", unit="rate", targets=(AtLeast(20_000, "≥ 20,000/s"),), sides=("oprun",)),
+        ),
+        dagster_repeat_cap=2,
+    ),
+    Script(
+        "persistent_chain_100",
+        description="execute_job of a 100-op chain on SQLite with the fs IO manager, in process",
+        script="persistent_chain",
+        args=(100,),
+        metrics=(Metric("execute_s", "execute_job", targets=(Faster(15),)),),
+    ),
+    Script(
+        "get_runs_tag_filter",
+        description="get_runs with a tag filter over 10,000 stored runs (SQLite)",
+        script="get_runs_tags",
+        args=(10_000,),
+        metrics=(Metric("query_s", "get_runs", targets=(AtMost(0.050, "≤ 50 ms"),)),),
+        dagster_repeat_cap=1,
+    ),
+    Script(
+        "multiprocess_8x0.5s",
+        description="8 independent 0.5 s ops, multiprocess executor, max_concurrent 4 (ideal 1.0 s)",
+        script="multiprocess_sleepers",
+        metrics=(Metric("wall_s", "wall time", targets=(AtMost(1.3, "≤ 1.3 s"),)),),
+    ),
+    Command(
+        "cli_job_list",
+        description="`job list -f FILE` from the command line, wall time",
+        argv={
+            "oprun": ["{bin}/oprun", "job", "list", "-f", "{bench}/scenarios/cli_job_oprun.py"],
+            "dagster": ["{bin}/dagster", "job", "list", "-f", "{bench}/scenarios/cli_job_dagster.py"],
+        },
+        metrics=(Metric("wall_s", "wall time", targets=(AtMost(0.3, "≤ 0.3 s"),)),),
+    ),
+    Command(
+        "cli_job_execute",
+        description="`job execute -f FILE` of a one-op job from the command line, wall time",
+        argv={
+            "oprun": ["{bin}/oprun", "job", "execute", "-f", "{bench}/scenarios/cli_job_oprun.py", "-j", "single"],
+            "dagster": ["{bin}/dagster", "job", "execute", "-f", "{bench}/scenarios/cli_job_dagster.py", "-j", "single"],
+        },
+        metrics=(Metric("wall_s", "wall time", targets=(AtMost(0.6, "≤ 0.6 s"),)),),
     ),
 )
 

@@ -28,6 +28,8 @@ def format_value(metric, medians):
         return ", ".join(value) if value else "none"
     if metric.unit == "bytes":
         return f"{value / 1e6:.1f} MB"
+    if metric.unit == "rate":
+        return f"{value:,.0f}/s"
     text = format_time(value)
     ops = medians.get("ops")
     if metric.per_op and ops:
@@ -49,9 +51,11 @@ def _ratio(metric, oprun, dagster):
     if metric.unit == "list" or len(metric.sides) < 2:
         return "–"
     mine, theirs = oprun.get(metric.key), dagster.get(metric.key)
-    if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or mine <= 0:
+    if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or mine <= 0 or theirs <= 0:
         return "n/a"
-    ratio = theirs / mine
+    # A rate is better when larger, a time or a size when smaller: the ratio
+    # always reads "how many times better oprun is".
+    ratio = mine / theirs if metric.unit == "rate" else theirs / mine
     return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×"
 
 

@@ -56,6 +56,21 @@ class AtMost:
 
 
 @dataclass(frozen=True)
+class AtLeast:
+    """oprun's figure (a rate: more is better) is at least ``limit``."""
+
+    limit: float
+    label: str
+
+    def describe(self):
+        return self.label
+
+    def check(self, key, oprun, dagster):
+        value = _number(oprun, key)
+        return None if value is None else value >= self.limit
+
+
+@dataclass(frozen=True)
 class NoneOf:
     """oprun's list of loaded modules contains none of ``modules``."""
 

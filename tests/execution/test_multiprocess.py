@@ -127,3 +127,16 @@ def test_in_process_choice_of_the_default_executor(instance):
     config = {"execution": {"config": {"in_process": {}}}}
     with execute_job(reconstructable(mp_jobs.four_in_parallel), instance, run_config=config) as result:
         assert set(result.output_for_node("pids")) == {os.getpid()}
+
+
+def test_reconstructable_accepts_a_module_level_function_returning_the_job(instance):
+    from oprun import DagsterInvariantViolationError
+
+    with execute_job(reconstructable(mp_jobs.build_four_in_parallel), instance, run_config=_mp(2)) as result:
+        assert result.success
+
+    def local():
+        return mp_jobs.four_in_parallel
+
+    with pytest.raises(DagsterInvariantViolationError, match="module level"):
+        reconstructable(local)

@@ -152,9 +152,19 @@ def _job_from(target: Any, job_name: str | None, pointer: ReconstructableJob) ->
 
 
 def reconstructable(target: Any) -> ReconstructableJob:
-    """A pointer to a module-level job, so other processes can load it."""
+    """A pointer to a module-level job (or to a module-level function returning
+    one, as Dagster also accepts), so other processes can load it."""
     if isinstance(target, ReconstructableJob):
         return target
+    if callable(target) and not hasattr(target, "execute_in_process") and getattr(target, "__qualname__", None):
+        if "<locals>" in target.__qualname__ or "." in target.__qualname__:
+            raise DagsterInvariantViolationError(
+                f"reconstructable() needs a function defined at module level; {target.__qualname__} is not."
+            )
+        module = sys.modules.get(target.__module__)
+        if module is None:
+            raise DagsterInvariantViolationError(f"Module {target.__module__} of {target.__qualname__} is not loaded.")
+        return _pointer_for(target.__module__, module, target.__name__)
     if not (hasattr(target, "execute_in_process") and hasattr(target, "graph")):
         raise DagsterInvariantViolationError(
             f"reconstructable() takes a job defined at module level, got {target!r}."

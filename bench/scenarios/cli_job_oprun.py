@@ -1,0 +1,16 @@
+"""A one-op job file for timing the command line (`oprun job list/execute -f`)."""
+
+from oprun import Definitions, job, op
+
+
+@op
+def one() -> int:
+    return 1
+
+
+@job
+def single():
+    one()
+
+
+defs = Definitions(jobs=[single])
