@@ -47,7 +47,7 @@ def test_positional_and_keyword_wiring():
     def g():
         add(one(), b=inc(one()))
 
-    assert set(g.nodes) == {"one", "one_2", "inc", "add"}
+    assert set(g.node_dict) == {"one", "one_2", "inc", "add"}
     assert g.dependencies["add"]["a"] == DependencyDefinition("one", "result")
     assert g.dependencies["add"]["b"] == DependencyDefinition("inc", "result")
 
@@ -64,8 +64,8 @@ def test_repeated_calls_are_auto_named_and_aliases_tags_hooks_retry_stick():
         inc.alias("first").tag({"k": "v"}).with_hooks({hook}).with_retry_policy(RetryPolicy(3))(one())
         inc(inc(one()))
 
-    assert {"first", "inc", "inc_2", "one", "one_2"} == set(g.nodes)
-    node = g.nodes["first"]
+    assert {"first", "inc", "inc_2", "one", "one_2"} == set(g.node_dict)
+    node = g.node_dict["first"]
     assert node.tags == {"k": "v"} and hook in node.hook_defs and node.retry_policy.max_retries == 3
 
 
@@ -118,7 +118,7 @@ def test_nested_graphs_with_inputs_and_outputs():
         a, b = middle(one())
         add(a, b)
 
-    assert j.graph.nodes["middle"].definition.input_dict["x"].dagster_type.display_name == "Int"
+    assert j.graph.node_dict["middle"].definition.input_dict["x"].dagster_type.display_name == "Int"
     assert set(middle.output_dict) == {"a", "b"}
 
 
@@ -247,3 +247,27 @@ def test_unresolvable_input_fails_when_the_job_is_built():
         @job
         def j():
             needs()
+
+
+def test_an_alias_never_called_warns_like_dagster():
+    with pytest.warns(UserWarning, match="While in @job forgot, received an uninvoked op 'second'"):
+
+        @job
+        def forgot():
+            inc(one())
+            one.alias("second")  # the `()` is missing
+
+    assert [n.name for n in forgot.graph.nodes] == ["one", "inc"]
+
+
+def test_chained_and_called_aliases_do_not_warn():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+
+        @job
+        def chained():
+            inc.alias("a").tag({"k": "v"}).with_retry_policy(None)(one())
+
+    assert [n.name for n in chained.graph.nodes] == ["one", "a"]

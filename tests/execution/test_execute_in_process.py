@@ -295,7 +295,7 @@ def test_op_selection():
     with pytest.raises(DagsterInvalidSubsetError, match="Did you mean 'c'"):
         j.execute_in_process(op_selection=["cc"])
     sub = j.get_subset(op_selection=["b+"])
-    assert set(sub.graph.nodes) == {"b", "c"}
+    assert set(sub.graph.node_dict) == {"b", "c"}
 
 
 def test_context_properties():

@@ -152,7 +152,7 @@ def job_list(**kw: Any) -> None:
 def _op_handles(graph: Any, prefix: str = "") -> list[str]:
     handles = []
     for name in graph.toposorted_node_names:
-        node = graph.nodes[name]
+        node = graph.node_dict[name]
         if node.definition.node_type == "graph":
             handles.extend(_op_handles(node.definition, f"{prefix}{name}."))
         else:
@@ -189,7 +189,7 @@ def _deps_of(graph: Any, handle: str) -> dict[str, str]:
 
     *parents, name = handle.split(".")
     for part in parents:
-        graph = graph.nodes[part].definition
+        graph = graph.node_dict[part].definition
     return {
         input_name: ", ".join(f"{d['node']}.{d['output']}" for d in _dep_plain(dep))
         for input_name, dep in graph.dependencies.get(name, {}).items()

@@ -55,7 +55,7 @@ class RunProgress:
 
 def _op_handles(graph: Any) -> Any:
     for name in graph.toposorted_node_names:
-        node = graph.nodes[name]
+        node = graph.node_dict[name]
         if node.definition.node_type == "graph":
             yield from _op_handles(node.definition)
         else:

@@ -8,6 +8,7 @@ into the arguments of `GraphDefinition`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
@@ -149,22 +150,30 @@ class PendingNodeInvocation:
         self.tags = dict(tags or {})
         self.hook_defs = frozenset(hook_defs or ())
         self.retry_policy = retry_policy
+        if _STACK:
+            _STACK[-1].note_pending(self)
 
     @property
     def name(self) -> str:
         return self.given_alias or self.node_def.name
 
     def alias(self, name: str) -> PendingNodeInvocation:
-        return PendingNodeInvocation(self.node_def, name, self.tags, self.hook_defs, self.retry_policy)
+        return self._derive(name, self.tags, self.hook_defs, self.retry_policy)
 
     def tag(self, tags: Mapping[str, Any] | None) -> PendingNodeInvocation:
-        return PendingNodeInvocation(self.node_def, self.given_alias, {**self.tags, **(tags or {})}, self.hook_defs, self.retry_policy)
+        return self._derive(self.given_alias, {**self.tags, **(tags or {})}, self.hook_defs, self.retry_policy)
 
     def with_hooks(self, hook_defs: Any) -> PendingNodeInvocation:
-        return PendingNodeInvocation(self.node_def, self.given_alias, self.tags, self.hook_defs | frozenset(hook_defs or ()), self.retry_policy)
+        return self._derive(self.given_alias, self.tags, self.hook_defs | frozenset(hook_defs or ()), self.retry_policy)
 
     def with_retry_policy(self, retry_policy: Any) -> PendingNodeInvocation:
-        return PendingNodeInvocation(self.node_def, self.given_alias, self.tags, self.hook_defs, retry_policy)
+        return self._derive(self.given_alias, self.tags, self.hook_defs, retry_policy)
+
+    def _derive(self, alias: str | None, tags: Mapping[str, Any], hook_defs: Any, retry_policy: Any) -> PendingNodeInvocation:
+        # `op.alias("a").tag({...})` makes two; only the last one is meant to be called.
+        if _STACK:
+            _STACK[-1].note_used(self)
+        return PendingNodeInvocation(self.node_def, alias, tags, hook_defs, retry_policy)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not _STACK:
@@ -199,6 +208,23 @@ class CompositionContext:
         self.input_names = input_names
         self.invocations: dict[str, _Invocation] = {}
         self._counts: dict[str, int] = {}
+        # Pending invocations made in this body and not called yet: an alias that
+        # is never called is almost always a forgotten `(...)`, so it warns.
+        self._uninvoked: dict[int, PendingNodeInvocation] = {}
+
+    def note_pending(self, pending: PendingNodeInvocation) -> None:
+        self._uninvoked[id(pending)] = pending
+
+    def note_used(self, pending: PendingNodeInvocation) -> None:
+        self._uninvoked.pop(id(pending), None)
+
+    def warn_uninvoked(self) -> None:
+        for pending in self._uninvoked.values():
+            warnings.warn(
+                f"While in {self.where}, received an uninvoked op '{pending.name}'.",
+                UserWarning,
+                stacklevel=4,
+            )
 
     @property
     def where(self) -> str:
@@ -222,6 +248,7 @@ class CompositionContext:
         return f"{base}_{count}"
 
     def observe(self, pending: PendingNodeInvocation, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self.note_used(pending)
         node_def = pending.node_def
         name = self._unique_name(pending)
         input_names = node_def.positional_inputs
@@ -340,6 +367,7 @@ def compose(kind: str, name: str, fn: Callable[..., Any], input_names: list[str]
         returned = fn(*[GraphInputHandle(n) for n in input_names])
     finally:
         _STACK.pop()
+    context.warn_uninvoked()
     node_defs: list[Any] = []
     seen: set[int] = set()
     dependencies: dict[NodeInvocation, dict[str, Any]] = {}

@@ -67,7 +67,7 @@ class GraphDefinition(composition.InvocableNode):
         self.description = description
         self.tags = dict(tags or {})
         self._definitions = _check_node_defs(self.name, node_defs or [])
-        self.nodes: dict[str, Node] = _create_nodes(self.name, self._definitions, dependencies or {})
+        self._node_dict: dict[str, Node] = _create_nodes(self.name, self._definitions, dependencies or {})
         self.dependencies: dict[str, dict[str, Any]] = _normalize_dependencies(dependencies or {})
         self.input_mappings = list(input_mappings or [])
         self.output_mappings = list(output_mappings or [])
@@ -100,19 +100,23 @@ class GraphDefinition(composition.InvocableNode):
         return list(self._definitions.values())
 
     @property
+    def nodes(self) -> list[Node]:
+        return list(self._node_dict.values())
+
+    @property
     def node_dict(self) -> dict[str, Node]:
-        return self.nodes
+        return self._node_dict
 
     def node_named(self, name: str) -> Node:
-        node = self.nodes.get(name)
+        node = self._node_dict.get(name)
         if node is None:
             raise DagsterInvariantViolationError(
-                f"Graph '{self.name}' has no node named '{name}'.{did_you_mean(name, self.nodes)}"
+                f"Graph '{self.name}' has no node named '{name}'.{did_you_mean(name, self._node_dict)}"
             )
         return node
 
     def has_node_named(self, name: str) -> bool:
-        return name in self.nodes
+        return name in self._node_dict
 
     def input_mappings_for(self, graph_input: str) -> list[InputMapping]:
         return [m for m in self.input_mappings if m.graph_input_name == graph_input]
@@ -284,7 +288,7 @@ def _normalize_dependencies(dependencies: Mapping[Any, Mapping[str, Any]]) -> di
 
 
 def _validate_dependencies(graph: GraphDefinition) -> None:
-    nodes = graph.nodes
+    nodes = graph.node_dict
     for node_name, deps in graph.dependencies.items():
         node = nodes[node_name]
         for input_name, dep in deps.items():
@@ -331,12 +335,12 @@ def _validate_dependencies(graph: GraphDefinition) -> None:
 def _check_upstream(graph: GraphDefinition, node_name: str, input_name: str, dep: Any) -> None:
     upstream_name = dep.node if isinstance(dep, DependencyDefinition) else dep.node_name
     output_name = dep.output if isinstance(dep, DependencyDefinition) else dep.output_name
-    upstream = graph.nodes.get(upstream_name)  # type: ignore[arg-type]
+    upstream = graph.node_dict.get(upstream_name)  # type: ignore[arg-type]
     if upstream is None:
         raise DagsterInvalidDefinitionError(
             f'Invalid dependencies: node "{upstream_name}" not found in node list of graph '
             f"'{graph.name}'. Listed as dependency for node \"{node_name}\" input \"{input_name}\"."
-            f"{did_you_mean(str(upstream_name), graph.nodes)}"
+            f"{did_you_mean(str(upstream_name), graph.node_dict)}"
         )
     if upstream_name == node_name:
         raise DagsterInvalidDefinitionError(
@@ -377,8 +381,8 @@ def _upstream_names(dep: Any) -> list[str]:
 def _toposort(graph: GraphDefinition) -> list[str]:
     """Nodes in dependency order (stable: ties keep definition order); a cycle is an
     error naming its nodes."""
-    upstream: dict[str, set[str]] = {name: set() for name in graph.nodes}
-    downstream: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    upstream: dict[str, set[str]] = {name: set() for name in graph.node_dict}
+    downstream: dict[str, list[str]] = {name: [] for name in graph.node_dict}
     for node_name, deps in graph.dependencies.items():
         for dep in deps.values():
             for up in _upstream_names(dep):
@@ -386,7 +390,7 @@ def _toposort(graph: GraphDefinition) -> list[str]:
                     upstream[node_name].add(up)
                     downstream[up].append(node_name)
     remaining = {name: len(ups) for name, ups in upstream.items()}
-    ready = [name for name in graph.nodes if remaining[name] == 0]
+    ready = [name for name in graph.node_dict if remaining[name] == 0]
     order: list[str] = []
     index = 0
     while index < len(ready):
@@ -397,7 +401,7 @@ def _toposort(graph: GraphDefinition) -> list[str]:
             remaining[down] -= 1
             if remaining[down] == 0:
                 ready.append(down)
-    if len(order) != len(graph.nodes):
+    if len(order) != len(graph.node_dict):
         stuck = sorted(name for name, count in remaining.items() if count > 0)
         raise DagsterInvalidDefinitionError(
             f"Circular dependencies exist among these items in graph '{graph.name}': {stuck}"
@@ -415,7 +419,7 @@ def _validate_dynamic(graph: GraphDefinition) -> dict[str, tuple[str, str] | Non
             for d in deps:
                 if isinstance(d, DynamicCollectDependencyDefinition):
                     continue
-                up_out = graph.nodes[d.node].definition.outs[d.output]
+                up_out = graph.node_dict[d.node].definition.outs[d.output]
                 if up_out.is_dynamic:
                     if isinstance(dep, MultiDependencyDefinition):
                         raise DagsterInvalidDefinitionError(
@@ -431,7 +435,7 @@ def _validate_dynamic(graph: GraphDefinition) -> dict[str, tuple[str, str] | Non
                 f"output ({sorted(f'{n}:{o}' for n, o in sources)}). Collect all but one of them first."
             )
         source = next(iter(sources)) if sources else None
-        if source is not None and any(o.is_dynamic for o in graph.nodes[name].definition.outs.values()):
+        if source is not None and any(o.is_dynamic for o in graph.node_dict[name].definition.outs.values()):
             raise DagsterInvalidDefinitionError(
                 f'Node "{name}" in graph \'{graph.name}\' has a dynamic output and is itself mapped over '
                 f'the dynamic output "{source[0]}:{source[1]}": nested dynamic fan-out is not supported. '
@@ -449,7 +453,7 @@ def _graph_inputs(graph: GraphDefinition, ins: Mapping[str, GraphIn]) -> dict[st
     for mapping in graph.input_mappings:
         if mapping.graph_input_name in inputs:
             continue
-        target = graph.nodes[mapping.mapped_node_name].definition.ins[mapping.mapped_node_input_name]
+        target = graph.node_dict[mapping.mapped_node_name].definition.ins[mapping.mapped_node_input_name]
         spec_in = ins.get(mapping.graph_input_name)
         dagster_type = target.dagster_type
         if mapping.fan_in_index is not None:
@@ -467,7 +471,7 @@ def _graph_inputs(graph: GraphDefinition, ins: Mapping[str, GraphIn]) -> dict[st
 def _graph_outputs(graph: GraphDefinition, outs: Mapping[str, GraphOut]) -> dict[str, OutputDefinition]:
     outputs: dict[str, OutputDefinition] = {}
     for mapping in graph.output_mappings:
-        source = graph.nodes[mapping.mapped_node_name].definition.outs[mapping.mapped_node_output_name]
+        source = graph.node_dict[mapping.mapped_node_name].definition.outs[mapping.mapped_node_output_name]
         spec_out = outs.get(mapping.graph_output_name)
         spec = Out(description=(spec_out.description if spec_out else None) or source.description, is_required=source.is_required)
         definition = OutputDefinition(mapping.graph_output_name, spec, source.dagster_type)

@@ -102,7 +102,7 @@ class JobDefinition:
 
     @property
     def nodes(self) -> list[Any]:
-        return list(self.graph.nodes.values())
+        return list(self.graph.node_dict.values())
 
     @property
     def is_subset(self) -> bool:
@@ -132,7 +132,7 @@ class JobDefinition:
         return job_snapshot(self)
 
     def has_op(self, name: str) -> bool:
-        return name in self.graph.nodes
+        return name in self.graph.node_dict
 
     def get_op(self, handle: str) -> Any:
         graph = self.graph

@@ -60,7 +60,7 @@ def _input_fields(definition: Any, connected: set[str]) -> dict[str, Field]:
 def node_fields(graph: Any, top_level_inputs: set[str] | None = None) -> dict[str, Field]:
     """The `ops:` fields of a graph's nodes (recursively for nested graphs)."""
     fields: dict[str, Field] = {}
-    for node in graph.nodes.values():
+    for node in graph.node_dict.values():
         definition = node.definition
         connected = _connected_inputs(graph, node.name)
         node_shape: dict[str, Field] = {}
@@ -138,7 +138,7 @@ def outer_config_schema(job: Any) -> Any:
 def _walk_ops(graph: Any, prefix: str = "") -> list[tuple[str, Any, Any, Any]]:
     """(handle, node, definition, graph it is in) for every op node, depth first."""
     found = []
-    for node in graph.nodes.values():
+    for node in graph.node_dict.values():
         handle = f"{prefix}{node.name}"
         if node.definition.node_type == "graph":
             found.extend(_walk_ops(node.definition, handle + "."))
@@ -306,7 +306,7 @@ def _apply_graph_config(graph: Any, value: dict[str, Any], path: tuple[Any, ...]
     inner `ops`, and apply graphs' hardcoded config."""
     ops = dict(value.get("ops") or {})
     changed = False
-    for node in graph.nodes.values():
+    for node in graph.node_dict.values():
         definition = node.definition
         if definition.node_type != "graph":
             continue

@@ -16,8 +16,8 @@ _CLAUSE = re.compile(r"^(\*|\+*)?([A-Za-z0-9_.]+)(\*|\+*)?$")
 
 
 def _adjacency(graph: GraphDefinition) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    up: dict[str, set[str]] = {n: set() for n in graph.nodes}
-    down: dict[str, set[str]] = {n: set() for n in graph.nodes}
+    up: dict[str, set[str]] = {n: set() for n in graph.node_dict}
+    down: dict[str, set[str]] = {n: set() for n in graph.node_dict}
     for node_name, deps in graph.dependencies.items():
         for dep in deps.values():
             for upstream in _upstream_names(dep):
@@ -55,7 +55,7 @@ def resolve_selection(graph: GraphDefinition, selection: Sequence[str], job_name
     clauses = [c.strip() for item in selection for c in str(item).split(",") if c.strip()]
     for clause in clauses:
         if clause == "*":
-            return set(graph.nodes)
+            return set(graph.node_dict)
         match = _CLAUSE.match(clause)
         if match is None:
             raise DagsterInvalidSubsetError(
@@ -64,10 +64,10 @@ def resolve_selection(graph: GraphDefinition, selection: Sequence[str], job_name
             )
         before, name, after = match.groups()
         name = name.split(".")[0]
-        if name not in graph.nodes:
+        if name not in graph.node_dict:
             raise DagsterInvalidSubsetError(
                 f"No qualified ops to execute found for op_selection={list(selection)}: job '{job_name}' "
-                f"has no op '{name}'.{did_you_mean(name, graph.nodes)}"
+                f"has no op '{name}'.{did_you_mean(name, graph.node_dict)}"
             )
         selected.add(name)
         d_up, d_down = _depth(before), _depth(after)
@@ -88,7 +88,7 @@ def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str
     for name in graph.toposorted_node_names:
         if name not in keep:
             continue
-        node = graph.nodes[name]
+        node = graph.node_dict[name]
         deps = {}
         for input_name, dep in graph.dependencies.get(name, {}).items():
             if isinstance(dep, MultiDependencyDefinition):
@@ -109,7 +109,7 @@ def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str
         return GraphDefinition(
             graph.name,
             description=graph.description,
-            node_defs=[graph.nodes[n].definition for n in keep],
+            node_defs=[graph.node_dict[n].definition for n in keep],
             dependencies=dependencies,
             input_mappings=[m for m in graph.input_mappings if m.mapped_node_name in keep],
             output_mappings=[m for m in graph.output_mappings if m.mapped_node_name in keep],

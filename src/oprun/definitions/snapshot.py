@@ -25,7 +25,7 @@ def _dep_plain(dep: Any) -> list[dict[str, Any]]:
 def graph_snapshot(graph: Any) -> dict[str, Any]:
     nodes = []
     for name in graph.toposorted_node_names:
-        node = graph.nodes[name]
+        node = graph.node_dict[name]
         definition = node.definition
         deps = graph.dependencies.get(name, {})
         nodes.append({

@@ -180,7 +180,7 @@ class _Builder:
 
     def add_graph(self, graph: Any, prefix: str, parents: tuple[tuple[Any, Any, str], ...], inherited_hooks: frozenset[Any], inherited_tags: dict[str, Any]) -> None:
         for node_name in graph.toposorted_node_names:
-            node = graph.nodes[node_name]
+            node = graph.node_dict[node_name]
             handle = prefix + node_name
             hooks = inherited_hooks | node.hook_defs
             tags = {**inherited_tags, **node.tags}
@@ -264,7 +264,7 @@ class _Builder:
 
     def output_step(self, graph: Any, node_name: str, output_name: str, prefix: str) -> tuple[str, str]:
         """The step key and output name behind a node's output (through nested graphs)."""
-        node = graph.nodes[node_name]
+        node = graph.node_dict[node_name]
         handle = prefix + node_name
         if node.definition.node_type == "graph":
             mapping = node.definition.output_mapping_for(output_name)

@@ -56,9 +56,9 @@ class ExecutionResult(abc.ABC):
         for part in node_name.split("."):
             if not graph.has_node_named(part):
                 raise DagsterInvariantViolationError(
-                    f"Job '{self._job_def.name}' has no node '{node_name}'.{did_you_mean(part, graph.nodes)}"
+                    f"Job '{self._job_def.name}' has no node '{node_name}'.{did_you_mean(part, graph.node_dict)}"
                 )
-            node = graph.nodes[part]
+            node = graph.node_dict[part]
             if node.definition.node_type == "graph":
                 graph = node.definition
 
@@ -138,7 +138,7 @@ class ExecutionResult(abc.ABC):
         handle_parts: list[str] = []
         node = None
         for part in parts:
-            node = graph.nodes[part]
+            node = graph.node_dict[part]
             handle_parts.append(part)
             if node.definition.node_type == "graph":
                 graph = node.definition
@@ -155,7 +155,7 @@ class ExecutionResult(abc.ABC):
                     f"{[m.graph_output_name for m in node.definition.output_mappings]}"
                 )
             graph = node.definition
-            node = graph.nodes[mapping.mapped_node_name]
+            node = graph.node_dict[mapping.mapped_node_name]
             handle_parts.append(node.name)
             output_name = mapping.mapped_node_output_name
         if output_name not in node.definition.outs:
