@@ -10,13 +10,14 @@ This module is a leaf: it imports nothing else from oprun.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A " Did you mean 'x'?" suffix naming the closest candidate, or ""."""
+    import difflib  # only when there is a mistake to explain
+
     close = difflib.get_close_matches(str(name), [str(c) for c in candidates], n=1, cutoff=0.6)
     return f" Did you mean '{close[0]}'?" if close else ""
 

@@ -203,4 +203,4 @@ def test_instance_info_and_migrate(oprun, home):
     assert info.returncode == 0, info.stderr
     assert json.loads(info.stdout)["root_directory"] == str(home)
     migrated = oprun("instance", "migrate")
-    assert migrated.returncode == 0 and "schema version" in migrated.stdout
+    assert migrated.returncode == 0 and "schema revision" in migrated.stdout

@@ -1,5 +1,4 @@
-"""SQLite under concurrency and crashes, the schema version check, and the
-instance config file."""
+"""SQLite under concurrency and crashes, and the instance config file."""
 
 import os
 import signal
@@ -65,26 +64,6 @@ def test_a_killed_writer_leaves_every_committed_batch(tmp_path):
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         assert len(instance.all_logs(run.run_id)) >= committed * 5
-
-
-def test_schema_version_mismatches_say_what_to_do(tmp_path):
-    from oprun.instance import schema
-
-    home = str(tmp_path / "home")
-    with DagsterInstance.from_directory(home) as instance:
-        engine = instance.run_storage.engine
-        schema.stamp(engine, schema.SCHEMA_VERSION + 1)
-    with pytest.raises(DagsterStorageError, match="newer than this oprun"):
-        DagsterInstance.from_directory(home)
-    with DagsterInstance.ephemeral() as _:
-        pass
-    import sqlalchemy as sa
-
-    engine = sa.create_engine(f"sqlite:///{home}/history/oprun.db")
-    schema.stamp(engine, 0)
-    engine.dispose()
-    with pytest.raises(DagsterStorageError, match="oprun instance migrate"):
-        DagsterInstance.from_directory(home)
 
 
 @pytest.mark.parametrize(

@@ -38,30 +38,11 @@ def instance_migrate() -> None:
 
     Example: oprun instance migrate
     """
-    from oprun.instance import schema
-    from oprun.instance.instance import DagsterInstance, _read_config, _storage_from_config
+    from oprun.instance.instance import home_directory, migrate_home
 
-    import os
-
-    home = os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME") or os.path.expanduser("~/.oprun")
     with user_errors():
-        config, path = _read_config(home)
-        try:
-            instance = DagsterInstance.get()
-        except Exception:  # noqa: BLE001 - an old schema refuses to open; migrate it directly
-            from oprun.instance.sql import SqliteRunStorage
-
-            db = os.path.join(home, "history", "oprun.db")
-            import sqlalchemy as sa
-
-            engine = sa.create_engine(f"sqlite:///{db}")
-            before, after = schema.migrate(engine)
-            engine.dispose()
-            click.echo(f"Migrated {db} from schema version {before} to {after}.")
-            return
-        with instance:
-            result = instance.upgrade()
-    if result is None:
-        click.echo("Nothing to migrate: the instance keeps no database.")
+        before, after = migrate_home(home_directory())
+    if before == after:
+        click.echo(f"The database is at schema revision {after}: nothing to migrate.")
     else:
-        click.echo(f"Database at schema version {result[1]} (was {result[0]}).")
+        click.echo(f"Migrated the database from schema revision {before} to {after}.")

@@ -1,42 +1,42 @@
 """The config system: schema types, validation with every error at once, run
-config documents, config mappings, scaffolds, and (in `pythonic`, loaded only
-when used, because it imports pydantic) `Config` classes.
+config documents, config mappings, scaffolds, and (in `pythonic`, which imports
+pydantic) `Config` classes.
 
-A leaf below definitions: knows nothing of ops, jobs or execution.
+A leaf below definitions: knows nothing of ops, jobs or execution. The names
+below load with their module on first use, so that importing one submodule (the
+schema types, which every op definition needs) does not import the others.
 """
 
-from oprun.config.env import EnvVar
-from oprun.config.mapping import ConfigMapping, config_mapping
-from oprun.config.run_config import RunConfig, coerce_run_config, load_yaml_configs, load_yaml_string, merge_run_configs
-from oprun.config.types import (
-    Any,
-    Array,
-    Bool,
-    BoolSource,
-    ConfigType,
-    Enum,
-    EnumValue,
-    Field,
-    Float,
-    Int,
-    IntSource,
-    Map,
-    Noneable,
-    Permissive,
-    ScalarUnion,
-    Selector,
-    Shape,
-    String,
-    StringSource,
-    as_field,
-    resolve_config_type,
-)
-from oprun.config.validate import ConfigResult, EvaluationError, mask_secrets, validate_config
+from __future__ import annotations
 
-__all__ = [
-    "Any", "Array", "Bool", "BoolSource", "ConfigMapping", "ConfigResult", "ConfigType", "Enum",
-    "EnumValue", "EnvVar", "EvaluationError", "Field", "Float", "Int", "IntSource", "Map", "Noneable",
-    "Permissive", "RunConfig", "ScalarUnion", "Selector", "Shape", "String", "StringSource", "as_field",
-    "coerce_run_config", "config_mapping", "load_yaml_configs", "load_yaml_string", "mask_secrets",
-    "merge_run_configs", "resolve_config_type", "validate_config",
-]
+import importlib
+from typing import Any as _Any
+
+_EXPORTS = {
+    "EnvVar": "env",
+    "ConfigMapping": "mapping", "config_mapping": "mapping",
+    **dict.fromkeys(
+        ("RunConfig", "coerce_run_config", "load_yaml_configs", "load_yaml_string", "merge_run_configs"),
+        "run_config",
+    ),
+    **dict.fromkeys(
+        (
+            "Any", "Array", "Bool", "BoolSource", "ConfigType", "Enum", "EnumValue", "Field", "Float", "Int",
+            "IntSource", "Map", "Noneable", "Permissive", "ScalarUnion", "Selector", "Shape", "String",
+            "StringSource", "as_field", "resolve_config_type",
+        ),
+        "types",
+    ),
+    **dict.fromkeys(("ConfigResult", "EvaluationError", "mask_secrets", "validate_config"), "validate"),
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> _Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'oprun.config' has no attribute '{name}'")
+    value = getattr(importlib.import_module(f"oprun.config.{module}"), name)
+    globals()[name] = value
+    return value

@@ -10,11 +10,10 @@ node and the input.
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from oprun.definitions import composition
+from oprun.definitions import composition, functions
 from oprun.definitions.dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
@@ -530,7 +529,7 @@ def _build_graph(fn: Callable[..., Any], name: str | None, description: str | No
     composed = composition.compose("@graph", graph_name, fn, input_names, output_names)
     return GraphDefinition(
         graph_name,
-        description=description or inspect.getdoc(fn),
+        description=description or functions.docstring(fn),
         node_defs=composed.node_defs,
         dependencies=composed.dependencies,
         input_mappings=composed.input_mappings,
@@ -545,8 +544,8 @@ def _build_graph(fn: Callable[..., Any], name: str | None, description: str | No
 
 def composition_input_names(fn: Callable[..., Any]) -> list[str]:
     names = []
-    for param in inspect.signature(fn).parameters.values():
-        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+    for param in functions.parameters(fn):
+        if param.kind in (functions.VAR_POSITIONAL, functions.VAR_KEYWORD):
             raise DagsterInvalidDefinitionError(
                 f"@graph '{fn.__name__}' cannot take *args or **kwargs: each parameter is a graph input."
             )

@@ -6,10 +6,10 @@ HOOK_SKIPPED or HOOK_ERRORED, and a hook's failure never changes the step or run
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from typing import Any
 
+from oprun.definitions import functions
 from oprun.definitions.io import check_valid_name
 from oprun.errors import DagsterInvalidDefinitionError
 
@@ -58,8 +58,7 @@ def _make_hook_decorator(fires_on: str) -> Callable[..., Any]:
     ) -> Any:
         def wrap(fn: Callable[..., Any]) -> HookDefinition:
             params = [
-                p for p in inspect.signature(fn).parameters.values()
-                if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                p for p in functions.parameters(fn) if p.kind == functions.POSITIONAL
             ]
             if not params:
                 raise DagsterInvalidDefinitionError(

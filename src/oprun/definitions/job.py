@@ -9,12 +9,11 @@ values for inputs that do not exist, and hardcoded config that cannot be valid
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from oprun.definitions import composition
+from oprun.definitions import composition, functions
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def, multi_or_in_process_executor
 from oprun.definitions.graph import GraphDefinition, composition_input_names
 from oprun.definitions.hooks import HookDefinition, check_hooks
@@ -328,7 +327,7 @@ def job(
         composed = composition.compose("@job", job_name, fn, input_names, None)
         graph_def = GraphDefinition(
             job_name,
-            description=description or inspect.getdoc(fn),
+            description=description or functions.docstring(fn),
             node_defs=composed.node_defs,
             dependencies=composed.dependencies,
             input_mappings=composed.input_mappings,
@@ -338,7 +337,7 @@ def job(
         return JobDefinition(
             graph_def=graph_def,
             name=job_name,
-            description=description or inspect.getdoc(fn),
+            description=description or functions.docstring(fn),
             resource_defs=resource_defs,
             config=config,
             tags=tags,

@@ -8,14 +8,15 @@ msg)` interface. The built-in console loggers build a light writer rather than a
 
 from __future__ import annotations
 
-import json
-import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oprun.config.types import Field
+
+if TYPE_CHECKING:
+    import logging
 
 
 class LoggerDefinition:
@@ -57,7 +58,7 @@ _RESET = "\033[0m"
 def coerce_level(level: Any) -> int:
     if isinstance(level, int):
         return level
-    return _LEVELS.get(str(level).upper(), logging.DEBUG)
+    return _LEVELS.get(str(level).upper(), _LEVELS["DEBUG"])
 
 
 class ConsoleLogWriter:
@@ -88,8 +89,10 @@ class ConsoleLogWriter:
         if level < self.level:
             return
         stream = sys.stderr
-        level_name = _LEVEL_NAMES.get(level) or logging.getLevelName(level)
+        level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
         if self.as_json:
+            import json
+
             line = json.dumps({
                 "time": time.time(), "name": self.name, "level": level_name, "job_name": job_name,
                 "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
@@ -166,5 +169,7 @@ default_loggers = {"console": colored_console_logger}
 def get_dagster_logger(name: str | None = None) -> logging.Logger:
     """A Python logger whose records, inside a run, are captured into the run's
     event log (and printed by the run's loggers)."""
+    import logging  # here, not at the top: `import oprun` does not need it
+
     base = logging.getLogger("oprun")
     return base.getChild(name) if name else base

@@ -7,7 +7,6 @@ be shown or stored.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -50,6 +49,8 @@ class MetadataValue:
     @staticmethod
     def json(data: Any) -> MetadataEntryValue:
         try:
+            import json
+
             json.dumps(data)
         except (TypeError, ValueError) as exc:
             raise DagsterInvalidMetadata(f"MetadataValue.json needs JSON-able data: {exc}") from exc

@@ -11,13 +11,12 @@ Calling an op inside a `@graph`/`@job` body records an invocation (see
 
 from __future__ import annotations
 
-import inspect
 import sys
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from oprun.definitions import composition
+from oprun.definitions import composition, functions
 from oprun.definitions.io import (
     DEFAULT_OUTPUT,
     NO_VALUE,
@@ -101,7 +100,7 @@ class OpDefinition(composition.InvocableNode):
     ) -> None:
         self.compute_fn = compute_fn
         self.name = check_valid_name(name or compute_fn.__name__, what="op name")
-        self.description = description if description is not None else inspect.getdoc(compute_fn)
+        self.description = description if description is not None else functions.docstring(compute_fn)
         self.tags = _check_tags(tags, f"op '{self.name}'")
         self.code_version = code_version
         self.retry_policy = retry_policy
@@ -200,11 +199,11 @@ def _read_signature(op_name: str, fn: Callable[..., Any]) -> _Signature:
     if not callable(fn):
         raise DagsterInvalidDefinitionError(f"@op '{op_name}' must decorate a function, got {fn!r}")
     sig = _Signature()
-    sig.is_async_generator = inspect.isasyncgenfunction(fn)
-    sig.is_generator = inspect.isgeneratorfunction(fn)
-    sig.is_async = inspect.iscoroutinefunction(fn)
-    params = list(inspect.signature(fn).parameters.values())
-    hints = _type_hints(fn) if any(p.annotation is not p.empty for p in params) or "return" in getattr(fn, "__annotations__", {}) else {}
+    sig.is_async_generator = functions.is_async_generator_function(fn)
+    sig.is_generator = functions.is_generator_function(fn)
+    sig.is_async = functions.is_coroutine_function(fn)
+    params = functions.parameters(fn)
+    hints = _type_hints(fn) if any(p.annotation is not functions.EMPTY for p in params) or "return" in getattr(fn, "__annotations__", {}) else {}
     sig.return_annotation = hints.get("return", NO_VALUE)
     sig.accepts_kwargs = False
     sig.has_context = False
@@ -214,13 +213,13 @@ def _read_signature(op_name: str, fn: Callable[..., Any]) -> _Signature:
     order: list[str] = []
     for index, param in enumerate(params):
         annotation = hints.get(param.name, NO_VALUE)
-        if param.kind is param.VAR_POSITIONAL:
+        if param.kind == functions.VAR_POSITIONAL:
             raise DagsterInvalidDefinitionError(
                 f"@op '{op_name}' decorated function has positional vararg parameter '*{param.name}'. "
                 "@op decorated functions should only have keyword arguments that match input "
                 "names and, if system information is required, a first positional parameter named 'context'."
             )
-        if param.kind is param.VAR_KEYWORD:
+        if param.kind == functions.VAR_KEYWORD:
             sig.accepts_kwargs = True
             continue
         if index == 0 and (param.name in _CONTEXT_NAMES or _is_context_annotation(annotation)):
@@ -278,8 +277,8 @@ def _build_inputs(op_name: str, ins: Mapping[str, In], sig: _Signature) -> list[
                 "remove the parameter from the function and keep it only in ins=."
             )
         if spec is None:
-            spec = In(default_value=default if default is not inspect.Parameter.empty else NO_VALUE)
-        elif not spec.has_default_value and default is not inspect.Parameter.empty:
+            spec = In(default_value=default if default is not functions.EMPTY else NO_VALUE)
+        elif not spec.has_default_value and default is not functions.EMPTY:
             spec = In(spec.dagster_type or NO_VALUE, spec.description, default, spec.metadata, input_manager_key=spec.input_manager_key)
         dagster_type = spec.dagster_type or resolve_dagster_type(None if annotation is NO_VALUE else annotation)
         check_valid_name(name, allow_reserved=True, what="input name")

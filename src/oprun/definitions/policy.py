@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from enum import Enum
 
 from oprun.errors import DagsterInvalidDefinitionError
@@ -61,6 +60,8 @@ class RetryPolicy:
             delay = attempt_num * delay
         elif self.backoff is Backoff.EXPONENTIAL:
             delay = ((2**attempt_num) - 1) * delay
+        if self.jitter is not None:
+            import random  # only jittered policies need it; it is slow to import
         if self.jitter is Jitter.FULL:
             delay = random.random() * delay
         elif self.jitter is Jitter.PLUS_MINUS:

@@ -9,11 +9,11 @@ which config and other resources it needs; building it happens at run time in
 from __future__ import annotations
 
 import abc
-import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from oprun.config.types import Field, StringSource
+from oprun.definitions import functions
 from oprun.errors import DagsterInvalidDefinitionError
 
 
@@ -88,10 +88,10 @@ class ResourceDefinition:
 
 def _takes_positional(fn: Callable[..., Any]) -> bool:
     try:
-        params = inspect.signature(fn).parameters.values()
+        params = functions.parameters(fn)
     except (TypeError, ValueError):
         return True
-    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+    return any(p.kind in (functions.POSITIONAL, functions.VAR_POSITIONAL) for p in params)
 
 
 def resource(
@@ -108,7 +108,7 @@ def resource(
         return ResourceDefinition(
             fn,
             config_schema=config_schema,
-            description=description or inspect.getdoc(fn),
+            description=description or functions.docstring(fn),
             required_resource_keys=required_resource_keys,
             version=version,
         )
@@ -209,7 +209,7 @@ def io_manager(
         return IOManagerDefinition(
             fn,
             config_schema=config_schema,
-            description=description or inspect.getdoc(fn),
+            description=description or functions.docstring(fn),
             required_resource_keys=required_resource_keys,
             version=version,
             input_config_schema=input_config_schema,
@@ -260,13 +260,13 @@ class _FunctionInputManager(InputManager):
 
 def _param_names(fn: Callable[..., Any]) -> list[str]:
     try:
-        return list(inspect.signature(fn).parameters)
+        return [p.name for p in functions.parameters(fn)]
     except (TypeError, ValueError):
         return []
 
 
 def _returns_manager(fn: Callable[..., Any]) -> bool:
-    ret = inspect.signature(fn).return_annotation
+    ret = functions.return_annotation(fn)
     return isinstance(ret, type) and issubclass(ret, InputManager)
 
 

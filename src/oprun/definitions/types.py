@@ -16,7 +16,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from oprun.errors import DagsterInvalidDefinitionError
+from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
 
 
 class TypeCheck(NamedTuple):
@@ -28,11 +28,21 @@ class TypeCheck(NamedTuple):
 
 
 class DagsterTypeLoader:
-    """Reads an unconnected input's value from its run config (`ops.<op>.inputs.<name>`)."""
+    """Reads an unconnected input's value from its run config (`ops.<op>.inputs.<name>`).
 
-    def __init__(self, config_schema: Any, fn: Callable[[Any, Any], Any]) -> None:
-        self.config_schema = config_schema
+    `schema_fn` builds the schema on first use instead, so that defining the
+    built-in types does not import the config system."""
+
+    def __init__(self, config_schema: Any, fn: Callable[[Any, Any], Any], schema_fn: Callable[[], Any] | None = None) -> None:
+        self._config_schema = config_schema
+        self._schema_fn = schema_fn
         self.fn = fn
+
+    @property
+    def config_schema(self) -> Any:
+        if self._schema_fn is not None:
+            self._config_schema, self._schema_fn = self._schema_fn(), None
+        return self._config_schema
 
     def load(self, context: Any, config_value: Any) -> Any:
         return self.fn(context, config_value)
@@ -49,6 +59,51 @@ def dagster_type_loader(config_schema: Any, required_resource_keys: Any = None) 
 
 def _identity_loader(schema: Any) -> DagsterTypeLoader:
     return DagsterTypeLoader(schema, lambda _context, value: value)
+
+
+# The built-in types read an input as Dagster does: `{value: v}`, `{json: {path: p}}`
+# (a file holding `{"value": v}`) or `{pickle: {path: p}}`; a scalar type also takes
+# the bare value.
+
+
+def _selector_schema(value_schema: Any) -> Any:
+    from oprun.config.types import Field, Selector
+
+    return Selector({"value": Field(value_schema), "json": {"path": str}, "pickle": {"path": str}})
+
+
+def _load_selected(value: dict[str, Any]) -> Any:
+    (kind, options), = value.items()
+    if kind == "value":
+        return options
+    import json
+    import pickle
+
+    path = options["path"]
+    try:
+        if kind == "pickle":
+            with open(path, "rb") as f:
+                return pickle.load(f)
+        with open(path, encoding="utf8") as f:
+            document = json.load(f)
+        if not isinstance(document, dict) or "value" not in document:
+            raise ValueError('expected a JSON object with a "value" key')
+        return document["value"]
+    except (OSError, ValueError, pickle.UnpicklingError) as exc:
+        raise DagsterInvalidConfigError(f"Could not read the {kind} input file '{path}' named in run config: {exc}", []) from exc
+
+
+def _scalar_loader(scalar: type) -> DagsterTypeLoader:
+    def schema() -> Any:
+        from oprun.config.types import ScalarUnion
+
+        return ScalarUnion(scalar, _selector_schema(scalar))
+
+    return DagsterTypeLoader(None, lambda _context, value: _load_selected(value) if isinstance(value, dict) else value, schema)
+
+
+def _any_loader() -> DagsterTypeLoader:
+    return DagsterTypeLoader(None, lambda _context, value: _load_selected(value), lambda: _selector_schema(typing.Any))
 
 
 class DagsterType:
@@ -149,11 +204,11 @@ def _float_check(_context: Any, value: Any) -> bool | TypeCheck:
     return TypeCheck(False, f'Value "{_short(value)}" of python type "{type(value).__name__}" must be a float.')
 
 
-Any_ = DagsterType(lambda _c, _v: True, key="Any", is_builtin=True, kind="ANY", loader=_identity_loader(typing.Any))
-Int = DagsterType(_scalar_check(int, "int"), key="Int", is_builtin=True, kind="SCALAR", typing_type=int, loader=_identity_loader(int))
-String = DagsterType(_scalar_check(str, "string", False), key="String", is_builtin=True, kind="SCALAR", typing_type=str, loader=_identity_loader(str))
-Float = DagsterType(_float_check, key="Float", is_builtin=True, kind="SCALAR", typing_type=float, loader=_identity_loader(float))
-Bool = DagsterType(_scalar_check(bool, "bool", False), key="Bool", is_builtin=True, kind="SCALAR", typing_type=bool, loader=_identity_loader(bool))
+Any_ = DagsterType(lambda _c, _v: True, key="Any", is_builtin=True, kind="ANY", loader=_any_loader())
+Int = DagsterType(_scalar_check(int, "int"), key="Int", is_builtin=True, kind="SCALAR", typing_type=int, loader=_scalar_loader(int))
+String = DagsterType(_scalar_check(str, "string", False), key="String", is_builtin=True, kind="SCALAR", typing_type=str, loader=_scalar_loader(str))
+Float = DagsterType(_float_check, key="Float", is_builtin=True, kind="SCALAR", typing_type=float, loader=_scalar_loader(float))
+Bool = DagsterType(_scalar_check(bool, "bool", False), key="Bool", is_builtin=True, kind="SCALAR", typing_type=bool, loader=_scalar_loader(bool))
 Nothing = DagsterType(lambda _c, v: v is None, key="Nothing", is_builtin=True, kind="NOTHING", typing_type=type(None))
 Dict_ = DagsterType(
     _scalar_check(dict, "dict", False), key="Dict", is_builtin=True, kind="SCALAR", typing_type=dict,
@@ -184,8 +239,13 @@ def List(inner: DagsterType) -> DagsterType:  # noqa: N802 - Dagster's name
         return True
 
     loader = None
-    if inner.loader is not None:
-        loader = _identity_loader([inner.loader.config_schema])
+    inner_loader = inner.loader
+    if inner_loader is not None:
+        loader = DagsterTypeLoader(
+            None,
+            lambda context, value: [inner_loader.load(context, item) for item in value],
+            lambda: [inner_loader.config_schema],
+        )
     made = DagsterType(check, key=f"List[{inner.key}]", is_builtin=True, kind="LIST", typing_type=list, loader=loader, inner_type=inner)
     _LISTS[inner.key] = made
     return made
@@ -201,10 +261,17 @@ def Optional(inner: DagsterType) -> DagsterType:  # noqa: N802 - Dagster's name
         return True if value is None else inner.type_check(context, value)
 
     loader = None
-    if inner.loader is not None:
-        from oprun.config.types import Noneable, resolve_config_type
+    inner_loader = inner.loader
+    if inner_loader is not None:
 
-        loader = _identity_loader(Noneable(resolve_config_type(inner.loader.config_schema)))
+        def schema() -> Any:
+            from oprun.config.types import Noneable, resolve_config_type
+
+            return Noneable(resolve_config_type(inner_loader.config_schema))
+
+        loader = DagsterTypeLoader(
+            None, lambda context, value: None if value is None else inner_loader.load(context, value), schema
+        )
     made = DagsterType(check, key=f"Optional[{inner.key}]", is_builtin=True, kind="NULLABLE", loader=loader, inner_type=inner)
     _OPTIONALS[inner.key] = made
     return made

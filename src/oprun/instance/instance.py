@@ -77,7 +77,7 @@ def _postgres_url(config: Mapping[str, Any], where: str) -> str:
     return f"postgresql+psycopg://{quote(str(parts['username']))}{password}@{parts['hostname']}{port}/{parts['db_name']}"
 
 
-def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None) -> RunStorage:
+def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None, check_schema: bool = True) -> RunStorage:
     where = f"{path or 'instance config'}:storage"
     storage = config.get("storage") or {"sqlite": {}}
     if not isinstance(storage, Mapping) or len(storage) != 1:
@@ -88,14 +88,34 @@ def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None)
         from oprun.instance.sql import SqliteRunStorage
 
         base = _env_value(settings.get("base_dir"), f"{where}:sqlite:base_dir") or os.path.join(home, "history")
-        return SqliteRunStorage(os.path.join(str(base), "oprun.db"))
+        return SqliteRunStorage(os.path.join(str(base), "oprun.db"), check_schema=check_schema)
     if kind == "postgres":
         from oprun.instance.sql import PostgresRunStorage
 
-        return PostgresRunStorage(_postgres_url(settings, f"{where}:postgres"))
+        return PostgresRunStorage(_postgres_url(settings, f"{where}:postgres"), check_schema=check_schema)
     raise DagsterInstanceConfigError(
         f"{where}: unknown storage '{kind}'. Expected 'sqlite' or 'postgres'.{did_you_mean(str(kind), ['sqlite', 'postgres'])}"
     )
+
+
+def home_directory() -> str:
+    """`$OPRUN_HOME`, else `$DAGSTER_HOME`, else `~/.oprun`."""
+    return os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME") or os.path.join(os.path.expanduser("~"), ".oprun")
+
+
+def migrate_home(home: str) -> tuple[str, str]:
+    """Migrate the database of the instance at `home` to this oprun's schema;
+    returns the (from, to) revisions. Opening it as an instance would refuse an
+    older database, so the storage is built without the schema check."""
+    from oprun.instance import schema
+
+    home = os.path.abspath(os.path.expanduser(home))
+    config, path = _read_config(home)
+    storage = _storage_from_config(home, config, path, check_schema=False)
+    try:
+        return schema.migrate(storage.engine, storage.where)  # type: ignore[attr-defined]  # always SQL
+    finally:
+        storage.dispose()
 
 
 class DagsterInstance:
@@ -112,8 +132,7 @@ class DagsterInstance:
 
     @staticmethod
     def get() -> DagsterInstance:
-        home = os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME") or os.path.join(os.path.expanduser("~"), ".oprun")
-        return DagsterInstance.from_directory(home)
+        return DagsterInstance.from_directory(home_directory())
 
     @staticmethod
     def from_directory(home: str, overrides: Mapping[str, Any] | None = None) -> DagsterInstance:
@@ -329,14 +348,15 @@ class DagsterInstance:
 
     # -- schema --
 
-    def upgrade(self) -> tuple[int, int] | None:
-        """Migrate the database to this oprun's schema; returns (from, to)."""
+    def upgrade(self) -> tuple[str, str] | None:
+        """Migrate the database to this oprun's schema; returns the (from, to)
+        revisions, or None for an instance that keeps no database."""
         from oprun.instance import schema
         from oprun.instance.sql import SqlRunStorage
 
         if not isinstance(self._storage, SqlRunStorage):
             return None
-        return schema.migrate(self._storage.engine)
+        return schema.migrate(self._storage.engine, self._storage.where)
 
     migrate = upgrade
 

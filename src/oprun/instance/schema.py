@@ -1,21 +1,32 @@
-"""The storage schema (SQLAlchemy Core tables) and its version.
+"""The storage schema (SQLAlchemy Core tables) and its alembic revision.
 
-A new database is created at the current version. A database made by older code
-is an error that says to run `oprun instance migrate`; one made by newer code is
-an error that says the code is older than the database. `migrate` applies the
-steps in `MIGRATIONS` in order.
+Changes to the schema are alembic revisions under `migrations/versions`, one file
+each, applied by `oprun instance migrate` (`migrate` below). Opening a database
+does not import alembic: the revision is read from alembic's version table and
+compared with `HEAD`. A new database is created from the tables here and stamped
+at `HEAD` (what `alembic stamp head` does); an older one is an error that says to
+run `oprun instance migrate`; a newer one says that the code is older than the
+database. Databases made before oprun used alembic keep their version in
+`oprun_schema_version`; `migrate` moves them to alembic's table.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pathlib import Path
 from typing import Any
-
 import sqlalchemy as sa
 
 from oprun.errors import DagsterStorageError
 
-SCHEMA_VERSION = 1
+VERSION_TABLE = "oprun_alembic_version"
+
+# Every revision, oldest first; a test checks this against the migration scripts.
+REVISIONS = ("0001_baseline",)
+HEAD = REVISIONS[-1]
+
+# What `oprun_schema_version` numbers were, as revisions.
+_LEGACY_VERSIONS = {1: "0001_baseline"}
+_LEGACY_TABLE = "oprun_schema_version"
 
 metadata = sa.MetaData()
 
@@ -66,63 +77,90 @@ event_logs = sa.Table(
     sa.Index("idx_event_logs_type", "run_id", "dagster_event_type"),
 )
 
-schema_version = sa.Table(
-    "oprun_schema_version", metadata,
-    sa.Column("version", sa.Integer, nullable=False),
+# alembic's own layout for its version table, kept apart from `metadata` so that
+# comparing the tables with the migrations does not see it.
+version_table = sa.Table(
+    VERSION_TABLE, sa.MetaData(),
+    sa.Column("version_num", sa.String(32), nullable=False),
+    sa.PrimaryKeyConstraint("version_num", name=f"{VERSION_TABLE}_pkc"),
 )
 
-# version -> how to bring a database at version-1 to it.
-MIGRATIONS: dict[int, Callable[[sa.Connection], None]] = {}
 
-
-def _current_version(conn: sa.Connection) -> int | None:
+def _read_revision(conn: sa.Connection) -> tuple[str | None, bool]:
+    """(revision, legacy): None for an empty database; legacy when the revision
+    comes from the table used before alembic."""
     inspector = sa.inspect(conn)
-    if not inspector.has_table("oprun_schema_version"):
-        return None if not inspector.has_table("runs") else 0
-    return conn.execute(sa.select(schema_version.c.version)).scalar()
+    if inspector.has_table(VERSION_TABLE):
+        return conn.execute(sa.select(version_table.c.version_num)).scalar(), False
+    if inspector.has_table(_LEGACY_TABLE):
+        number = _legacy_number(conn)
+        return _LEGACY_VERSIONS.get(number, f"legacy-{number}"), True
+    if inspector.has_table("runs"):
+        raise DagsterStorageError(
+            "The database has oprun's tables but no schema revision: it was not made by oprun, "
+            "or its version table was removed."
+        )
+    return None, False
+
+
+def _legacy_number(conn: sa.Connection) -> int:
+    return conn.execute(sa.text(f"SELECT version FROM {_LEGACY_TABLE}")).scalar()
+
+
+def _create(conn: sa.Connection) -> None:
+    metadata.create_all(conn)
+    version_table.create(conn)
+    conn.execute(version_table.insert().values(version_num=HEAD))
+
+
+def _check_known(revision: str, where: str) -> None:
+    if revision not in REVISIONS:
+        raise DagsterStorageError(
+            f"The oprun database at {where} has schema revision {revision}, which this oprun does not "
+            f"know (its newest is {HEAD}): it was written by a newer oprun. Upgrade oprun to use it."
+        )
 
 
 def ensure_schema(engine: sa.Engine, where: str) -> None:
     with engine.begin() as conn:
-        version = _current_version(conn)
-        if version is None:
-            metadata.create_all(conn)
-            conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
+        revision, legacy = _read_revision(conn)
+        if revision is None:
+            _create(conn)
             return
-    if version < SCHEMA_VERSION:
+    _check_known(revision, where)
+    if legacy or revision != HEAD:
         raise DagsterStorageError(
-            f"The oprun database at {where} has schema version {version}, older than this oprun's "
-            f"({SCHEMA_VERSION}). Run `oprun instance migrate` to upgrade it."
-        )
-    if version > SCHEMA_VERSION:
-        raise DagsterStorageError(
-            f"The oprun database at {where} has schema version {version}, newer than this oprun's "
-            f"({SCHEMA_VERSION}): it was written by a newer oprun. Upgrade oprun to use it."
+            f"The oprun database at {where} has schema revision {revision}, older than this oprun's "
+            f"({HEAD}). Run `oprun instance migrate` to upgrade it."
         )
 
 
-def migrate(engine: sa.Engine) -> tuple[int, int]:
-    """Bring a database to the current version; returns (from, to)."""
+def migrate(engine: sa.Engine, where: str = "the instance") -> tuple[str, str]:
+    """Bring a database to `HEAD` with alembic; returns (from, to) revisions."""
+    from alembic import command
+
     with engine.begin() as conn:
-        version = _current_version(conn)
-        if version is None:
-            metadata.create_all(conn)
-            conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
-            return (SCHEMA_VERSION, SCHEMA_VERSION)
-        start = version
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            MIGRATIONS[target](conn)
-        conn.execute(schema_version.delete())
-        conn.execute(schema_version.insert().values(version=SCHEMA_VERSION))
-        return (start, SCHEMA_VERSION)
+        before, legacy = _read_revision(conn)
+        if before is None:
+            _create(conn)
+            return (HEAD, HEAD)
+        _check_known(before, where)
+        if legacy:
+            label = f"{before} (recorded as version {_legacy_number(conn)} before oprun used alembic)"
+            version_table.create(conn)
+            conn.execute(version_table.insert().values(version_num=before))
+            conn.execute(sa.text(f"DROP TABLE {_LEGACY_TABLE}"))
+        else:
+            label = before
+        command.upgrade(alembic_config(conn), "head")
+    return (label, HEAD)
 
 
-def stamp(engine: sa.Engine, version: int) -> None:
-    """Record a version without migrating (tests use it to fake old/new databases)."""
-    with engine.begin() as conn:
-        conn.execute(schema_version.delete())
-        conn.execute(schema_version.insert().values(version=version))
+def alembic_config(conn: sa.Connection) -> Any:
+    """alembic's configuration for migrating on `conn` (see `migrations/env.py`)."""
+    from alembic.config import Config
 
-
-def raw_engine(url: str, **kwargs: Any) -> sa.Engine:
-    return sa.create_engine(url, **kwargs)
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).with_name("migrations")))
+    config.attributes["connection"] = conn
+    return config

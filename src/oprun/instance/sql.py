@@ -82,6 +82,8 @@ def _naive_utc(value: datetime) -> datetime:
 class SqlRunStorage(RunStorage):
     """The one SQL implementation; subclasses only build the engine."""
 
+    where = "the database"  # how errors name it: a file path, or host/database
+
     def __init__(self, engine: sa.Engine, retry_locked: bool = False) -> None:
         self._engine = engine
         self._retry_locked = retry_locked
@@ -92,6 +94,13 @@ class SqlRunStorage(RunStorage):
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+    def _check_schema(self) -> None:
+        try:
+            schema.ensure_schema(self._engine, self.where)
+        except BaseException:
+            self._engine.dispose()  # a refused database keeps no connection open
+            raise
 
     # -- transactions with translation of backend errors --
 
@@ -294,9 +303,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 class SqliteRunStorage(SqlRunStorage):
     """A single SQLite file (WAL mode)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, check_schema: bool = True) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.path = path
+        self.path = self.where = path
         engine = sa.create_engine(
             f"sqlite:///{path}",
             connect_args={"timeout": 30, "check_same_thread": False},
@@ -306,13 +315,14 @@ class SqliteRunStorage(SqlRunStorage):
         )
         sa_event.listen(engine, "connect", _sqlite_pragmas)
         super().__init__(engine, retry_locked=True)
-        schema.ensure_schema(engine, path)
+        if check_schema:
+            self._check_schema()
 
 
 class PostgresRunStorage(SqlRunStorage):
     """A PostgreSQL database (psycopg 3)."""
 
-    def __init__(self, url: str, connect_args: dict[str, Any] | None = None) -> None:
+    def __init__(self, url: str, connect_args: dict[str, Any] | None = None, check_schema: bool = True) -> None:
         try:
             import psycopg  # noqa: F401
         except ImportError as exc:
@@ -323,4 +333,6 @@ class PostgresRunStorage(SqlRunStorage):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args or {})
         super().__init__(engine)
-        schema.ensure_schema(engine, url.split("@")[-1])
+        self.where = url.split("@")[-1]
+        if check_schema:
+            self._check_schema()

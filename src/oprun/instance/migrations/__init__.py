@@ -1,0 +1,1 @@
+"""alembic migrations of the storage schema; see `oprun.instance.schema`."""
