@@ -13,7 +13,6 @@ This module is a leaf: it imports nothing else from oprun.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 import traceback
@@ -351,7 +350,7 @@ _PID = os.getpid()
 
 def event_level(event_type_value: str) -> int:
     """Failure events are logged at ERROR, everything else at DEBUG (as Dagster)."""
-    return logging.ERROR if event_type_value in _ERROR_LEVEL_EVENTS else logging.DEBUG
+    return 40 if event_type_value in _ERROR_LEVEL_EVENTS else 10  # logging.ERROR, logging.DEBUG
 
 
 def entry_for_event(run_id: str, event: DagsterEvent) -> EventLogEntry:

@@ -7,10 +7,11 @@ surface reads them. It imports nothing else from oprun.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class DagsterRunStatus(str, Enum):
@@ -69,26 +70,51 @@ def make_new_run_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-@dataclass(frozen=True)
-class DagsterRun:
-    """One run of a job, as the instance records it.
+class _DagsterRunFields(NamedTuple):
+    job_name: str
+    run_id: str
+    run_config: Mapping[str, Any]
+    tags: Mapping[str, str]
+    status: DagsterRunStatus
+    op_selection: Sequence[str] | None
+    step_keys_to_execute: Sequence[str] | None
+    parent_run_id: str | None
+    root_run_id: str | None
+    job_snapshot_id: str | None
+    job_code_origin: Mapping[str, Any] | None
+    partition_key: str | None
+
+
+class DagsterRun(_DagsterRunFields):
+    """One run of a job, as the instance records it; immutable (`with_status`,
+    `with_tags` and `_replace` make changed copies), as Dagster's.
 
     `run_config` is stored with secrets (values that came from environment
     variables) masked.
     """
 
-    job_name: str
-    run_id: str = field(default_factory=make_new_run_id)
-    run_config: Mapping[str, Any] = field(default_factory=dict)
-    tags: Mapping[str, str] = field(default_factory=dict)
-    status: DagsterRunStatus = DagsterRunStatus.NOT_STARTED
-    op_selection: Sequence[str] | None = None
-    step_keys_to_execute: Sequence[str] | None = None
-    parent_run_id: str | None = None
-    root_run_id: str | None = None
-    job_snapshot_id: str | None = None
-    job_code_origin: Mapping[str, Any] | None = None
-    partition_key: str | None = None
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        job_name: str,
+        run_id: str | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        tags: Mapping[str, str] | None = None,
+        status: DagsterRunStatus = DagsterRunStatus.NOT_STARTED,
+        op_selection: Sequence[str] | None = None,
+        step_keys_to_execute: Sequence[str] | None = None,
+        parent_run_id: str | None = None,
+        root_run_id: str | None = None,
+        job_snapshot_id: str | None = None,
+        job_code_origin: Mapping[str, Any] | None = None,
+        partition_key: str | None = None,
+    ) -> DagsterRun:
+        return super().__new__(
+            cls, job_name, run_id or make_new_run_id(), run_config if run_config is not None else {},
+            tags if tags is not None else {}, status, op_selection, step_keys_to_execute, parent_run_id,
+            root_run_id, job_snapshot_id, job_code_origin, partition_key,
+        )
 
     @property
     def pipeline_name(self) -> str:
@@ -118,14 +144,13 @@ class DagsterRun:
         return self.parent_run_id
 
     def with_status(self, status: DagsterRunStatus) -> DagsterRun:
-        return replace(self, status=status)
+        return self._replace(status=status)
 
     def with_tags(self, tags: Mapping[str, str]) -> DagsterRun:
-        return replace(self, tags={**self.tags, **tags})
+        return self._replace(tags={**self.tags, **tags})
 
 
-@dataclass(frozen=True)
-class RunRecord:
+class RunRecord(NamedTuple):
     """A run plus the times the storage keeps about it."""
 
     storage_id: int
@@ -136,8 +161,7 @@ class RunRecord:
     end_time: float | None = None
 
 
-@dataclass(frozen=True)
-class RunsFilter:
+class RunsFilter(NamedTuple):
     """Which runs `get_runs` returns; every given field must match."""
 
     run_ids: Sequence[str] | None = None

@@ -391,3 +391,33 @@ def test_json_console_logger(capsys):
     j.execute_in_process()
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert any(line["event_type"] == "RUN_SUCCESS" for line in lines)
+
+
+def test_python_logging_is_captured_when_first_imported_inside_an_op():
+    # A fresh interpreter, so that `logging` is not imported before the run starts.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        """
+        import sys
+        from oprun import job, op
+
+        @op
+        def speak():
+            from oprun import get_dagster_logger
+            get_dagster_logger("inner").warning("said %s", "late")
+
+        @job
+        def talk():
+            speak()
+
+        assert "logging" not in sys.modules
+        result = talk.execute_in_process()
+        print([(e.user_message, e.level, e.step_key) for e in result.event_log_entries if e.dagster_event is None])
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "('said late', 30, 'speak')" in done.stdout

@@ -15,7 +15,6 @@ from __future__ import annotations
 import copy
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from oprun.config.types import (
@@ -38,8 +37,7 @@ from oprun.errors import DagsterInvalidConfigError, did_you_mean
 Path = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class EvaluationError:
+class EvaluationError(NamedTuple):
     path: Path
     reason: str
     message: str

@@ -243,13 +243,13 @@ class JobDefinition:
 
 
 def _check_tags(tags: Mapping[str, Any] | None, where: str) -> dict[str, Any]:
-    import json
-
     out: dict[str, Any] = {}
     for key, value in (tags or {}).items():
         if not isinstance(key, str):
             raise DagsterInvalidDefinitionError(f"{where}: tag keys must be strings, got {key!r}")
         if not isinstance(value, str):
+            import json
+
             try:
                 encoded = json.dumps(value)
                 if json.loads(encoded) != value:

@@ -166,10 +166,17 @@ json_console_logger = LoggerDefinition(_json_console, _CONSOLE_SCHEMA, "A consol
 default_loggers = {"console": colored_console_logger}
 
 
+# How records of `get_dagster_logger()` reach the active run: the engine registers
+# it here, so that neither side imports `logging` before someone logs through it.
+capture_installers: list[Callable[[], None]] = []
+
+
 def get_dagster_logger(name: str | None = None) -> logging.Logger:
     """A Python logger whose records, inside a run, are captured into the run's
     event log (and printed by the run's loggers)."""
     import logging  # here, not at the top: `import oprun` does not need it
 
+    for install in capture_installers:
+        install()
     base = logging.getLogger("oprun")
     return base.getChild(name) if name else base

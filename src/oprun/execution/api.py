@@ -27,10 +27,12 @@ def run_tags_for(job: Any, partition_key: str | None, tags: Mapping[str, Any] | 
         merged.update({k: str(v) for k, v in job.partitioned_config.get_tags_for_partition_key(partition_key, job_name=job.name).items()})
     elif partition_key is not None:
         merged["dagster/partition"] = partition_key
-    import json
-
     for key, value in (tags or {}).items():
-        merged[str(key)] = value if isinstance(value, str) else json.dumps(value)
+        if not isinstance(value, str):
+            import json
+
+            value = json.dumps(value)
+        merged[str(key)] = value
     return merged
 
 

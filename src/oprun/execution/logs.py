@@ -3,20 +3,26 @@ entries, sends them to the run's loggers and to the run's event sink.
 
 It also captures records of `get_dagster_logger()` (the `oprun` Python logger)
 made while a run is active in this thread, so they land in the run's event log.
+Python's `logging` is imported only once someone uses it: a run starts after it
+was imported, or `get_dagster_logger()` is called; the engine's own levels are
+the standard numbers.
 """
 
 from __future__ import annotations
 
-import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 from oprun.events import _ERROR_LEVEL_EVENTS as _ERROR_EVENTS
+from oprun.definitions import logger as logger_definitions
 from oprun.events import DagsterEvent, EventLogEntry
 
-_ERROR, _DEBUG = logging.ERROR, logging.DEBUG
+# logging's levels
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
+_ERROR, _DEBUG = ERROR, DEBUG
 
 _ACTIVE = threading.local()
 
@@ -31,7 +37,7 @@ class RunLogManager:
         self.loggers = loggers
         self.sink = sink
         # The lowest level any logger prints: below it, skip formatting entirely.
-        self._floor = min((_logger_level(lg) for lg in loggers), default=logging.CRITICAL + 1)
+        self._floor = min((_logger_level(lg) for lg in loggers), default=CRITICAL + 1)
         # oprun's own console writers take a fast path; other loggers get `log(...)`.
         self._writers = [lg.write_line for lg in loggers if hasattr(lg, "write_line")]
         self._others = [lg for lg in loggers if not hasattr(lg, "write_line")]
@@ -79,7 +85,8 @@ class RunLogManager:
         if stack is None:
             stack = _ACTIVE.stack = []
         stack.append(self)
-        _install_capture()
+        if "logging" in sys.modules:  # else nothing can log through it yet
+            _install_capture()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -91,7 +98,7 @@ def _logger_level(lg: Any) -> int:
     if isinstance(level, int) and level > 0:
         return level
     get_level = getattr(lg, "getEffectiveLevel", None)
-    return get_level() if callable(get_level) else logging.DEBUG
+    return get_level() if callable(get_level) else DEBUG
 
 
 class StepLog:
@@ -108,51 +115,60 @@ class StepLog:
         self._manager.log_message(level, text, self._step_key)
 
     def debug(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.DEBUG, msg, *args, **kwargs)
+        self.log(DEBUG, msg, *args, **kwargs)
 
     def info(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.INFO, msg, *args, **kwargs)
+        self.log(INFO, msg, *args, **kwargs)
 
     def warning(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.WARNING, msg, *args, **kwargs)
+        self.log(WARNING, msg, *args, **kwargs)
 
     warn = warning
 
     def error(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.ERROR, msg, *args, **kwargs)
+        self.log(ERROR, msg, *args, **kwargs)
 
     def exception(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.ERROR, msg, *args, **kwargs)
+        self.log(ERROR, msg, *args, **kwargs)
 
     def critical(self, msg: Any, *args: Any, **kwargs: Any) -> None:
-        self.log(logging.CRITICAL, msg, *args, **kwargs)
+        self.log(CRITICAL, msg, *args, **kwargs)
 
     def isEnabledFor(self, level: int) -> bool:  # noqa: N802 - logging's name
         return True
 
 
-class _CaptureHandler(logging.Handler):
-    def emit(self, record: logging.LogRecord) -> None:
-        stack = getattr(_ACTIVE, "stack", None)
-        if not stack:
-            return
-        try:
-            message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a bad format string must not fail the run
-            message = str(record.msg)
-        stack[-1].log_message(record.levelno, message, getattr(_ACTIVE, "step_key", None))
+def _capture_record(record: Any) -> None:
+    stack = getattr(_ACTIVE, "stack", None)
+    if not stack:
+        return
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad format string must not fail the run
+        message = str(record.msg)
+    stack[-1].log_message(record.levelno, message, getattr(_ACTIVE, "step_key", None))
 
 
-_CAPTURE = _CaptureHandler()
+_CAPTURE: list[Any] = []  # the handler, once made
 
 
 def _install_capture() -> None:
+    import logging
+
+    if not _CAPTURE:
+        handler = logging.Handler()
+        handler.emit = _capture_record  # type: ignore[method-assign]
+        _CAPTURE.append(handler)
     base = logging.getLogger("oprun")
-    if _CAPTURE not in base.handlers:
-        base.addHandler(_CAPTURE)
+    if _CAPTURE[0] not in base.handlers:
+        base.addHandler(_CAPTURE[0])
         base.setLevel(logging.DEBUG)
         # Records stop here: the run's loggers print them, not the root logger's handlers.
         base.propagate = False
+
+
+if _install_capture not in logger_definitions.capture_installers:
+    logger_definitions.capture_installers.append(_install_capture)
 
 
 def set_current_step(step_key: str | None) -> None:

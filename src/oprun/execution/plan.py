@@ -123,16 +123,19 @@ class ExecutionStep:
         return f"<ExecutionStep {self.key}>"
 
 
-def _source_keys(source: Any) -> Iterable[str]:
-    if isinstance(source, (FromStepOutput, FromMapped, FromCollect)):
-        yield source.step_key
-    elif isinstance(source, FromMultipleSources):
-        for inner in source.sources:
-            yield from _source_keys(inner)
-
-
 def _upstream_keys(inputs: Iterable[StepInput]) -> set[str]:
-    return {key for step_input in inputs for key in _source_keys(step_input.source)}
+    return _keys_of_sources([step_input.source for step_input in inputs])
+
+
+def _keys_of_sources(sources: Iterable[Any]) -> set[str]:
+    # A loop rather than generators: this runs for every step of every run.
+    keys: set[str] = set()
+    for source in sources:
+        if isinstance(source, (FromStepOutput, FromMapped, FromCollect)):
+            keys.add(source.step_key)
+        elif isinstance(source, FromMultipleSources):
+            keys |= _keys_of_sources(source.sources)
+    return keys
 
 
 class ExecutionPlan:

@@ -7,7 +7,7 @@ Also the testing helpers `build_init_resource_context` and `build_resources`.
 from __future__ import annotations
 
 import contextlib
-import inspect
+import types
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -120,7 +120,7 @@ def resource_order(resource_defs: Mapping[str, ResourceDefinition], wanted: set[
 
 
 def _enter_result(stack: contextlib.ExitStack, result: Any) -> Any:
-    if inspect.isgenerator(result):
+    if isinstance(result, types.GeneratorType):
         return stack.enter_context(contextlib.contextmanager(lambda: result)())
     if isinstance(result, contextlib.AbstractContextManager) and isinstance(result, contextlib._GeneratorContextManager):
         return stack.enter_context(result)

@@ -5,7 +5,6 @@ executor, tears the resources down, and records the terminal event last.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -15,7 +14,7 @@ from oprun.events import DagsterEvent, EngineEventData, EventLogEntry, JobFailur
 from oprun.execution.active import ActiveExecution
 from oprun.execution.context import OpExecutionContext
 from oprun.execution.resources import Resources
-from oprun.execution.logs import RunLogManager, set_current_step
+from oprun.execution.logs import ERROR, WARNING, RunLogManager, set_current_step
 from oprun.execution.plan import ExecutionPlan, ExecutionStep, FromStepOutput
 
 # Events after which the batch of entries is written to the instance, so that a
@@ -274,7 +273,7 @@ def execute_run(
             canceled = True
             for key in active.mark_interrupted():
                 if not key.endswith("[?]"):
-                    log_manager.log_message(logging.WARNING, f"Step {key} did not finish: the run was canceled.", key)
+                    log_manager.log_message(WARNING, f"Step {key} did not finish: the run was canceled.", key)
         except Exception as exc:  # noqa: BLE001 - a run-level failure is recorded, then re-raised if asked
             error_info = SerializableErrorInfo.from_exception(exc)
             failure_reason = "JOB_INITIALIZATION_FAILURE" if not active.status else "RUN_EXCEPTION"
@@ -321,7 +320,7 @@ def _log_abandoned(rc: RunContext, active: ActiveExecution) -> None:
     for key, failed in active.abandon_reasons.items():
         if key.endswith("[?]"):
             continue
-        rc.log_message(logging.ERROR, f"Dependencies for step {key} failed: {failed}. Not executing.", key)
+        rc.log_message(ERROR, f"Dependencies for step {key} failed: {failed}. Not executing.", key)
 
 
 def build_loggers(job: Any, resolved_config: Any, run_id: str) -> list[Any]:

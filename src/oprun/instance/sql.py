@@ -16,7 +16,6 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
@@ -131,7 +130,7 @@ class SqlRunStorage(RunStorage):
 
     def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
         if snapshot is not None:
-            run = replace(run, job_snapshot_id=snapshot_id(snapshot))
+            run = run._replace(job_snapshot_id=snapshot_id(snapshot))
 
         def write(conn: sa.Connection) -> DagsterRun:
             if snapshot is not None:

@@ -12,7 +12,6 @@ import abc
 import json
 import threading
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
@@ -166,7 +165,7 @@ class InMemoryRunStorage(RunStorage):
             if snapshot is not None:
                 snap_id = snapshot_id(snapshot)
                 self._snapshots.setdefault(snap_id, snapshot)
-                run = replace(run, job_snapshot_id=snap_id)
+                run = run._replace(job_snapshot_id=snap_id)
             stamp = now()
             self._runs[run.run_id] = RunRecord(len(self._order) + 1, run, stamp, stamp)
             self._order.append(run.run_id)
@@ -200,7 +199,7 @@ class InMemoryRunStorage(RunStorage):
             return
         run_changes = {k: v for k, v in changes.items() if k in ("status", "tags")}
         time_changes = {k: v for k, v in changes.items() if k in ("start_time", "end_time")}
-        self._runs[run_id] = replace(record, dagster_run=replace(record.dagster_run, **run_changes), update_timestamp=now(), **time_changes)
+        self._runs[run_id] = record._replace(dagster_run=record.dagster_run._replace(**run_changes), update_timestamp=now(), **time_changes)
 
     def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
         with self._lock:
