@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import time
-import traceback
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -98,6 +97,8 @@ class SerializableErrorInfo(NamedTuple):
         cause = None
         if exc.__cause__ is not None and _depth < 5:
             cause = SerializableErrorInfo.from_exception(exc.__cause__, _depth + 1)
+        import traceback  # only when something failed: it is slow to import
+
         stack = traceback.format_tb(exc.__traceback__) if exc.__traceback__ else []
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         return SerializableErrorInfo(message, stack, type(exc).__name__, cause)

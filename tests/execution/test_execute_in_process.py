@@ -421,3 +421,54 @@ def test_python_logging_is_captured_when_first_imported_inside_an_op():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "('said late', 30, 'speak')" in done.stdout
+
+
+def test_fan_in_lists_may_hold_graph_inputs_from_ops_config_and_job_inputs():
+    @op
+    def total(xs: list[int]) -> int:
+        return sum(xs)
+
+    @graph
+    def with_input(start: int):
+        return total([one(), start, inc(one())])
+
+    @job
+    def wired():
+        with_input(inc(one()))
+
+    assert wired.execute_in_process().output_for_node("with_input") == 1 + 2 + 2
+
+    @job
+    def from_config():
+        with_input()
+
+    config = {"ops": {"with_input": {"inputs": {"start": {"value": 40}}}}}
+    assert from_config.execute_in_process(run_config=config).output_for_node("with_input") == 1 + 40 + 2
+
+    @graph
+    def top(start: int):
+        return total([start, start])
+
+    as_job = top.to_job(input_values={"start": 5})
+    assert as_job.execute_in_process().output_for_node("total") == 10
+    configured = top.to_job(name="top_from_config")
+    result = configured.execute_in_process(run_config={"inputs": {"start": {"value": 7}}})
+    assert result.output_for_node("total") == 14
+
+
+def test_a_fan_in_with_a_graph_input_runs_when_every_op_output_is_missing():
+    @op(out=Out(is_required=False))
+    def maybe():
+        return None
+        yield  # a generator that yields nothing
+
+    @op
+    def count(xs: list) -> int:
+        return len(xs)
+
+    @graph
+    def g(x):
+        return count([maybe(), x])
+
+    result = g.to_job(input_values={"x": 3}).execute_in_process()
+    assert result.output_for_node("count") == 1

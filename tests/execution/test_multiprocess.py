@@ -140,3 +140,9 @@ def test_reconstructable_accepts_a_module_level_function_returning_the_job(insta
 
     with pytest.raises(DagsterInvariantViolationError, match="module level"):
         reconstructable(local)
+
+
+def test_a_fan_in_list_holding_a_graph_input_runs_in_workers(instance):
+    with execute_job(reconstructable(mp_jobs.fan_in_with_graph_input), instance, run_config=_mp(2)) as result:
+        assert result.success
+        assert result.output_for_node("adds_its_input") == 30

@@ -258,7 +258,8 @@ class ActiveExecution:
                     return f'its input "{step_input.name}" depends on output "{source.output_name}" of step "{source.step_key}", which was not yielded'
             elif isinstance(source, FromMultipleSources):
                 items = [s for s in source.sources if isinstance(s, FromStepOutput)]
-                if items and not any(self.output_available(s) for s in items):
+                # Graph inputs in the list always have a value; only outputs can be missing.
+                if items and len(items) == len(source.sources) and not any(self.output_available(s) for s in items):
                     return f'none of the outputs fanned in to input "{step_input.name}" were yielded'
                 if not items and any(isinstance(i.source, FromCollect) for i in step.inputs if i.name == step_input.name):
                     upstream = next(i.source.step_key for i in step.inputs if i.name == step_input.name)

@@ -226,6 +226,8 @@ class _Builder:
 
     def input_source(self, graph: Any, node_name: str, input_name: str, prefix: str, parents: tuple[Any, ...], handle: str) -> Any:
         dep = graph.dependencies.get(node_name, {}).get(input_name)
+        if isinstance(dep, MultiDependencyDefinition):
+            return self.fan_in_source(graph, dep, node_name, input_name, prefix, parents, handle)
         if dep is not None:
             return self.dep_source(graph, dep, prefix, parents)
         for mapping in graph.input_mappings:
@@ -239,18 +241,27 @@ class _Builder:
         parent_graph, graph_node, parent_prefix = parents[-1]
         return self.input_source(parent_graph, graph_node.name, graph_input, parent_prefix, parents[:-1], parent_prefix + graph_node.name)
 
+    def fan_in_source(self, graph: Any, dep: MultiDependencyDefinition, node_name: str, input_name: str, prefix: str, parents: tuple[Any, ...], handle: str) -> FromMultipleSources:
+        sources = []
+        for index, item in enumerate(dep.dependencies):
+            if isinstance(item, (DependencyDefinition, DynamicCollectDependencyDefinition)):
+                sources.append(self.dep_source(graph, item, prefix, parents))
+                continue
+            # A graph input in the list: the input mapping with this position says which.
+            mapping = next(
+                (m for m in graph.input_mappings
+                 if (m.mapped_node_name, m.mapped_node_input_name, m.fan_in_index) == (node_name, input_name, index)),
+                None,
+            )
+            if mapping is None:
+                raise DagsterInvariantViolationError(
+                    f"Graph '{graph.name}': item {index} of the fan-in to input '{input_name}' of node "
+                    f"'{node_name}' is a graph input placeholder, but no input mapping has fan_in_index={index}."
+                )
+            sources.append(self.graph_input_source(graph, mapping.graph_input_name, prefix, parents, handle, input_name))
+        return FromMultipleSources(tuple(sources))
+
     def dep_source(self, graph: Any, dep: Any, prefix: str, parents: tuple[Any, ...]) -> Any:
-        if isinstance(dep, MultiDependencyDefinition):
-            sources = []
-            for item in dep.dependencies:
-                if isinstance(item, (DependencyDefinition, DynamicCollectDependencyDefinition)):
-                    sources.append(self.dep_source(graph, item, prefix, parents))
-                else:  # a graph-input placeholder in a fan-in list
-                    raise DagsterInvariantViolationError(
-                        "Fan-in lists that mix graph inputs and op outputs are not supported yet; "
-                        "pass the graph input to the op through its own input."
-                    )
-            return FromMultipleSources(tuple(sources))
         if isinstance(dep, DynamicCollectDependencyDefinition):
             key, output = self.output_step(graph, dep.node_name, dep.output_name, prefix)
             return FromCollect(key, output)

@@ -204,7 +204,8 @@ class RunContext:
             return self.job.input_values[name]
         inputs = self.resolved_config.graph_inputs()
         if name in inputs:
-            return inputs[name]
+            loader = self.job.graph.input_dict[name].dagster_type.loader
+            return loader.load(None, inputs[name]) if loader is not None else inputs[name]
         from oprun.errors import DagsterInvariantViolationError
 
         raise DagsterInvariantViolationError(

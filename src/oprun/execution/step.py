@@ -142,11 +142,7 @@ def _load_inputs(rc: Any, step: ExecutionStep, context: OpExecutionContext) -> d
             else:
                 value = _load_from_output(rc, step, context, step_input.name, input_def, source)
         elif isinstance(source, FromMultipleSources):
-            value = [
-                _load_from_output(rc, step, context, step_input.name, input_def, s)
-                for s in source.sources
-                if isinstance(s, FromStepOutput) and rc.output_available(s)
-            ]
+            value = _fan_in_values(rc, step, context, step_input.name, input_def, source)
         elif isinstance(source, FromGraphInput):
             value = rc.graph_input_value(source.input_name)
         elif isinstance(source, FromUnconnected):
@@ -158,11 +154,30 @@ def _load_inputs(rc: Any, step: ExecutionStep, context: OpExecutionContext) -> d
     return values
 
 
-def _unconnected_value(rc: Any, step: ExecutionStep, input_def: Any, source: FromUnconnected) -> Any:
+def _fan_in_values(rc: Any, step: ExecutionStep, context: OpExecutionContext, name: str, input_def: Any, source: FromMultipleSources) -> list[Any]:
+    """The list a fan-in input receives: the upstream outputs that were yielded, and
+    the graph inputs placed in the list, in the order the graph wrote them."""
+    values = []
+    for item in source.sources:
+        if isinstance(item, FromStepOutput):
+            if rc.output_available(item):
+                values.append(_load_from_output(rc, step, context, name, input_def, item))
+        elif isinstance(item, FromGraphInput):
+            values.append(rc.graph_input_value(item.input_name))
+        elif isinstance(item, FromUnconnected):
+            values.append(_unconnected_value(rc, step, input_def, item, input_def.dagster_type.inner_type))
+        elif isinstance(item, FromMultipleSources):  # a graph input that is itself a fan-in
+            values.append(_fan_in_values(rc, step, context, name, input_def, item))
+        else:
+            raise DagsterInvariantViolationError(f"Step {step.key}: input '{name}' has an unresolved fan-in source {item!r}")
+    return values
+
+
+def _unconnected_value(rc: Any, step: ExecutionStep, input_def: Any, source: FromUnconnected, dagster_type: Any = None) -> Any:
     inputs = rc.resolved_config.node_inputs(source.config_handle)
     if source.config_input_name in inputs:
         config_value = inputs[source.config_input_name]
-        loader = input_def.dagster_type.loader
+        loader = (dagster_type or input_def.dagster_type).loader
         return loader.load(None, config_value) if loader is not None else config_value
     if input_def.default_value is not NO_VALUE:
         return input_def.default_value

@@ -11,9 +11,9 @@ from __future__ import annotations
 import abc
 import json
 import threading
+import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oprun.events import EventLogEntry
 from oprun.runs import (
@@ -24,6 +24,9 @@ from oprun.runs import (
     RunRecord,
     RunsFilter,
 )
+
+if TYPE_CHECKING:
+    from datetime import datetime
 
 
 class EventLogRecord(NamedTuple):
@@ -49,7 +52,18 @@ def snapshot_id(snapshot: dict[str, Any]) -> str:
 
 
 def now() -> datetime:
+    from datetime import datetime, timezone
+
     return datetime.now(timezone.utc)
+
+
+def _with_datetimes(record: RunRecord) -> RunRecord:
+    from datetime import datetime, timezone
+
+    return record._replace(
+        create_timestamp=datetime.fromtimestamp(record.create_timestamp, timezone.utc),
+        update_timestamp=datetime.fromtimestamp(record.update_timestamp, timezone.utc),
+    )
 
 
 def status_change(run: DagsterRun, entries: Sequence[EventLogEntry]) -> tuple[DagsterRunStatus | None, float | None, float | None]:
@@ -166,8 +180,10 @@ class InMemoryRunStorage(RunStorage):
                 snap_id = snapshot_id(snapshot)
                 self._snapshots.setdefault(snap_id, snapshot)
                 run = run._replace(job_snapshot_id=snap_id)
-            stamp = now()
-            self._runs[run.run_id] = RunRecord(len(self._order) + 1, run, stamp, stamp)
+            # Timestamps stay floats until read (`_with_datetimes`): a run kept in
+            # memory then never pays for importing datetime.
+            stamp = time.time()
+            self._runs[run.run_id] = RunRecord(len(self._order) + 1, run, stamp, stamp)  # type: ignore[arg-type]
             self._order.append(run.run_id)
             self._events[run.run_id] = []
             self._ids[run.run_id] = []
@@ -180,7 +196,7 @@ class InMemoryRunStorage(RunStorage):
                 ids = ids[ids.index(cursor) + 1:]
             out = []
             for run_id in ids:
-                record = self._runs[run_id]
+                record = _with_datetimes(self._runs[run_id])
                 if matches(record, filters):
                     out.append(record)
                     if limit is not None and len(out) >= limit:
@@ -199,7 +215,7 @@ class InMemoryRunStorage(RunStorage):
             return
         run_changes = {k: v for k, v in changes.items() if k in ("status", "tags")}
         time_changes = {k: v for k, v in changes.items() if k in ("start_time", "end_time")}
-        self._runs[run_id] = record._replace(dagster_run=record.dagster_run._replace(**run_changes), update_timestamp=now(), **time_changes)
+        self._runs[run_id] = record._replace(dagster_run=record.dagster_run._replace(**run_changes), update_timestamp=time.time(), **time_changes)
 
     def add_run_tags(self, run_id: str, tags: dict[str, str]) -> None:
         with self._lock:

@@ -335,7 +335,7 @@ def _filtered_inputs(active: ActiveExecution, step: ExecutionStep) -> tuple[Step
     for step_input in active.concrete_inputs(step):
         source = step_input.source
         if isinstance(source, FromMultipleSources):
-            source = FromMultipleSources(tuple(s for s in source.sources if isinstance(s, FromStepOutput) and active.output_available(s)))
+            source = FromMultipleSources(tuple(s for s in source.sources if not isinstance(s, FromStepOutput) or active.output_available(s)))
         out.append(StepInput(step_input.name, None, source))
     return tuple(out)
 
