@@ -103,12 +103,15 @@ class ConsoleLogWriter:
             if key != self._prefix_key:
                 self._prefix_key = key
                 self._prefix = f"{stamp} - {self.name} - {level_name} - {job_name} - {run_id}"
-            line = self._prefix
-            if step_key:
-                line = f"{line} - {step_key}"
-            if event_type:
-                line = f"{line} - {event_type}"
-            line = f"{line} - {msg}"
+            if step_key and event_type:  # the common case, in one step
+                line = f"{self._prefix} - {step_key} - {event_type} - {msg}"
+            else:
+                line = self._prefix
+                if step_key:
+                    line = f"{line} - {step_key}"
+                if event_type:
+                    line = f"{line} - {event_type}"
+                line = f"{line} - {msg}"
             if self._is_tty(stream):
                 line = f"{_COLOURS.get(level, '')}{line}{_RESET}"
         try:

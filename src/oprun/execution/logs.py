@@ -23,6 +23,7 @@ from oprun.events import DagsterEvent, EventLogEntry
 # logging's levels
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 _ERROR, _DEBUG = ERROR, DEBUG
+_new_tuple = tuple.__new__
 
 _ACTIVE = threading.local()
 
@@ -45,7 +46,9 @@ class RunLogManager:
     def emit(self, event: DagsterEvent) -> EventLogEntry:
         level = _ERROR if event.event_type_value in _ERROR_EVENTS else _DEBUG
         message = event.message or ""
-        entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, event.step_key, None, event)
+        # Every field given: build the tuple directly, skipping NamedTuple's
+        # Python-level __new__ (this runs several times per step).
+        entry = _new_tuple(EventLogEntry, (self.run_id, time.time(), level, message, self.job_name, event.step_key, None, event))
         self.sink(entry)
         if level >= self._floor:
             self._print(level, message, event.step_key, event.event_type_value)

@@ -63,7 +63,12 @@ class _StepFailed(Exception):
 
 
 def _event(rc: Any, kind: str, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
-    rc.log_manager.emit(DagsterEvent(kind, rc.job_name, step.key, step.handle, data, message, current_pid()))
+    # The tuple is built directly (every field given), skipping NamedTuple's
+    # Python-level __new__: this runs several times per step.
+    rc.log_manager.emit(_new_tuple(DagsterEvent, (kind, rc.job_name, step.key, step.handle, data, message, current_pid())))
+
+
+_new_tuple = tuple.__new__
 
 
 # --- the step loop -----------------------------------------------------------------------

@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oprun.errors import DagsterInvariantViolationError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
 from oprun.instance.storage import EventLogConnection, InMemoryRunStorage, RunStorage
 from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
+
+if TYPE_CHECKING:
+    from datetime import timedelta
 
 CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
 _TOP_LEVEL_KEYS = {"storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry", "run_monitoring", "concurrency"}
@@ -264,6 +266,8 @@ class DagsterInstance:
 
     def prune_runs(self, older_than: timedelta) -> list[str]:
         """Delete finished runs created more than `older_than` ago; returns their ids."""
+        from datetime import datetime
+
         cutoff = datetime.now().astimezone() - older_than
         records = self._storage.get_run_records(RunsFilter(created_before=cutoff, statuses=list(FINISHED_RUN_STATUSES)))
         for record in records:

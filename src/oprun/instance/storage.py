@@ -9,7 +9,6 @@ events move a run's status, and a finished run's status never changes again.
 from __future__ import annotations
 
 import abc
-import json
 import threading
 import time
 from collections.abc import Sequence
@@ -46,6 +45,7 @@ class EventLogConnection(NamedTuple):
 
 def snapshot_id(snapshot: dict[str, Any]) -> str:
     import hashlib  # loads OpenSSL: only when a snapshot is stored
+    import json
 
     canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:40]
