@@ -73,6 +73,7 @@ _export(
     "logger", "LoggerDefinition", "colored_console_logger", "json_console_logger", "get_dagster_logger",
     "default_loggers", "InitLoggerContext",
 )
+_export("oprun.definitions.configured", "configured")
 _export(
     "oprun.definitions.executor",
     "executor", "ExecutorDefinition", "ExecutorRequirement", "in_process_executor",

@@ -108,3 +108,53 @@ def test_hardcoded_graph_config_and_field_defaults():
     result = j.execute_in_process()
     assert result.output_for_node("preset.emit") == 3
     assert result.output_for_node("default_n") == 7
+
+
+def test_the_configured_decorator_names_ops_after_the_function_and_configures_resources_and_loggers():
+    from oprun import configured, in_process_executor, logger
+
+    @configured(emit, config_schema={"base": int})
+    def emit_tenfold(config):
+        return {"n": config["base"] * 10}
+
+    assert emit_tenfold.name == "emit_tenfold"
+    fixed = configured(emit, name="emit_three")({"n": 3})
+
+    @resource(config_schema={"greeting": str})
+    def greeting(init):
+        return init.resource_config["greeting"]
+
+    hello = configured(greeting)({"greeting": "hello"})
+    seen = []
+
+    @logger(config_schema={"tag": str})
+    def recording(init):
+        class Recorder:
+            level = 10
+
+            def isEnabledFor(self, level):  # noqa: N802 - logging's name
+                return True
+
+            def log(self, level, msg, *args, **kwargs):
+                seen.append((init.logger_config["tag"], msg))
+
+        return Recorder()
+
+    tagged = configured(recording)({"tag": "t"})
+
+    @op(required_resource_keys={"greeting"})
+    def say(context, a: int, b: int) -> str:
+        return f"{context.resources.greeting} {a + b}"
+
+    @job(resource_defs={"greeting": hello}, logger_defs={"rec": tagged}, executor_def=configured(in_process_executor)({}))
+    def j():
+        say(emit_tenfold(), fixed())
+
+    result = j.execute_in_process(run_config={"ops": {"emit_tenfold": {"config": {"base": 4}}}})
+    assert result.output_for_node("say") == "hello 43"
+    assert seen and all(tag == "t" for tag, _ in seen)
+
+    with pytest.raises(DagsterInvalidDefinitionError, match="needs name="):
+        configured(emit)({"n": 1})
+    with pytest.raises(DagsterInvalidConfigError, match="configured logger"):
+        configured(recording)({"tag": 5})

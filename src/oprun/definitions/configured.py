@@ -1,5 +1,6 @@
-"""`configured()`: a copy of an op, resource, executor or config-mapped graph whose
-config is fixed, or mapped from a new, smaller schema."""
+"""`configured()`: a copy of an op, resource, logger, executor or config-mapped
+graph whose config is fixed, or mapped from a new, smaller schema; both the
+`.configured(...)` methods and the top-level `configured(...)` decorator."""
 
 from __future__ import annotations
 
@@ -30,6 +31,54 @@ def _check_against(schema: Any, value: Any, what: str) -> Any:
     if not result.success:
         raise DagsterInvalidConfigError(f"Error in config for {what}", result.errors, value)
     return result.value
+
+
+def configured(configurable: Any, config_schema: Any = None, **kwargs: Any) -> Callable[[Any], Any]:
+    """`@configured(definition, config_schema=...)` on a config function (or called
+    with a fixed config value): the definition's `.configured(...)` copy.
+
+    Ops, graphs and executors have names: the copy takes `name=` or, when
+    decorating a function, the function's name. Resources and loggers do not.
+    """
+    from oprun.definitions.executor import ExecutorDefinition
+
+    if not callable(getattr(configurable, "configured", None)):
+        raise DagsterInvalidDefinitionError(
+            f"configured() takes an op, graph, resource, logger or executor definition; got {configurable!r}."
+        )
+    named = getattr(configurable, "node_type", None) in ("op", "graph") or isinstance(configurable, ExecutorDefinition)
+
+    def wrap(config_or_config_fn: Any) -> Any:
+        if not named:
+            return configurable.configured(config_or_config_fn, config_schema=config_schema, **kwargs)
+        options = dict(kwargs)
+        name = options.pop("name", None)
+        if name is None and callable(config_or_config_fn):
+            name = getattr(config_or_config_fn, "__name__", None)
+        if name is None and not isinstance(configurable, ExecutorDefinition):
+            raise DagsterInvalidDefinitionError(
+                f"configured({configurable.name!r}, ...) with a fixed config value needs name=...: "
+                "the copy sits in graphs beside the original and needs a name of its own."
+            )
+        return configurable.configured(config_or_config_fn, name=name, config_schema=config_schema, **options)
+
+    return wrap
+
+
+def configured_logger(logger_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:
+    from oprun.definitions.logger import InitLoggerContext, LoggerDefinition
+
+    new_schema, to_inner = _fixed_or_mapped(config, config_schema, "logger")
+    original = logger_def
+    if new_schema is None and original.config_schema is not None:
+        _check_against(original.config_schema, to_inner(None), "configured logger")
+
+    def fn(init_context: Any) -> Any:
+        inner = to_inner(init_context.logger_config)
+        processed = _check_against(original.config_schema, inner, "configured logger") if original.config_schema is not None else inner
+        return original.logger_fn(InitLoggerContext(processed, original, init_context.run_id, init_context.job_name))
+
+    return LoggerDefinition(fn, new_schema, description or original.description)
 
 
 def configured_resource(resource_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:

@@ -30,6 +30,12 @@ class LoggerDefinition:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.logger_fn(*args, **kwargs)
 
+    def configured(self, config_or_config_fn: Any, config_schema: Any = None, description: str | None = None) -> LoggerDefinition:
+        """A copy whose config is fixed (or mapped from a new, smaller schema)."""
+        from oprun.definitions.configured import configured_logger
+
+        return configured_logger(self, config_or_config_fn, config_schema, description)
+
 
 def logger(config_schema: Any = None, description: str | None = None) -> Any:
     """Decorator: `@logger(config_schema=...)` on `fn(init_context) -> logging.Logger`."""

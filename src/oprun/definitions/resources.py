@@ -42,11 +42,11 @@ class ResourceDefinition:
     def is_io_manager(self) -> bool:
         return False
 
-    def configured(self, config: Any, config_schema: Any = None, description: str | None = None) -> ResourceDefinition:
+    def configured(self, config_or_config_fn: Any, config_schema: Any = None, description: str | None = None) -> ResourceDefinition:
         """A copy whose config is fixed (or mapped from a new, smaller schema)."""
         from oprun.definitions.configured import configured_resource
 
-        return configured_resource(self, config, config_schema, description)
+        return configured_resource(self, config_or_config_fn, config_schema, description)
 
     def get_resource_context_fn_result(self, context: Any) -> Any:
         return self.resource_fn(context) if self._fn_takes_context else self.resource_fn()
