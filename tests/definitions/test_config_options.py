@@ -158,3 +158,10 @@ def test_the_configured_decorator_names_ops_after_the_function_and_configures_re
         configured(emit)({"n": 1})
     with pytest.raises(DagsterInvalidConfigError, match="configured logger"):
         configured(recording)({"tag": 5})
+
+
+def test_a_fixed_configured_value_is_checked_when_the_copy_is_built():
+    with pytest.raises(DagsterInvalidConfigError, match="configured op bad_emit"):
+        emit.configured({"n": "five"}, name="bad_emit")
+    with pytest.raises(DagsterInvalidConfigError, match="configured graph bad_mapped"):
+        mapped.configured({"base": "two"}, name="bad_mapped")

@@ -107,6 +107,8 @@ def configured_executor(executor_def: Any, config: Any, name: str | None, config
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"executor {executor_def.name}")
     original = executor_def
+    if new_schema is None and original.config_schema is not None:
+        _check_against(original.config_schema, to_inner(None), f"configured executor {original.name}")
 
     def create(init_context: Any) -> Any:
         inner = _check_against(original.config_schema, to_inner(init_context.executor_config), f"executor {original.name}")
@@ -120,6 +122,8 @@ def configured_executor(executor_def: Any, config: Any, name: str | None, config
 
 def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"op {op_def.name}")
+    if new_schema is None and op_def.config_schema is not None:
+        _check_against(op_def.config_schema, to_inner(None), f"configured op {name} (from {op_def.name})")
     made = copy.copy(op_def)
     from oprun.definitions.io import check_valid_name
 
@@ -141,6 +145,8 @@ def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any,
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"graph {graph_def.name}")
     inner_mapping = graph_def.config_mapping
+    if new_schema is None:
+        _check_against(inner_mapping.config_schema, to_inner(None), f"configured graph {name} (from {graph_def.name})")
 
     def config_fn(outer: Any) -> Any:
         processed = _check_against(inner_mapping.config_schema, to_inner(outer), f"graph {graph_def.name}")
