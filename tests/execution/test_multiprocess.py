@@ -35,6 +35,9 @@ def test_independent_steps_run_in_several_warm_workers(instance):
     assert len(set(pids)) == 2  # four steps ready at once: both warm workers take some
     run = instance.get_run_by_id(result.run_id)
     assert run.status.value == "SUCCESS"
+    # Each warm worker builds the run's resources once and says so.
+    inits = [e for e in instance.all_logs(result.run_id) if e.dagster_event and e.dagster_event.event_type_value == "RESOURCE_INIT_SUCCESS"]
+    assert sorted(e.dagster_event.pid for e in inits) == sorted(set(pids))
 
 
 def test_a_killed_worker_fails_only_its_step(instance):

@@ -116,6 +116,38 @@ def test_init_failure_is_a_resource_function_error():
     result = j.execute_in_process(raise_on_error=False)
     assert not result.success
     assert result.get_job_failure_event().job_failure_data.failure_reason == "JOB_INITIALIZATION_FAILURE"
+    types = [e.event_type_value for e in result.all_events]
+    assert types[:3] == ["RUN_START", "RESOURCE_INIT_STARTED", "RESOURCE_INIT_FAILURE"]
+    failure = result.all_events[2]
+    assert "[broken, io_manager]" in failure.message and "no route" in failure.event_specific_data.error.message
+    assert "STEP_START" not in types and types[-1] == "RUN_FAILURE"
+
+
+def test_resource_initialization_is_reported_with_each_resources_time():
+    @resource
+    def first(_init):
+        return 1
+
+    @resource(required_resource_keys={"first"})
+    def second(init):
+        return init.resources.first + 1
+
+    @op(required_resource_keys={"second"})
+    def use(context) -> int:
+        return context.resources.second
+
+    @job(resource_defs={"first": first, "second": second})
+    def j():
+        use()
+
+    result = j.execute_in_process()
+    events = [e for e in result.all_events if e.event_type_value.startswith("RESOURCE_INIT")]
+    assert [e.event_type_value for e in events] == ["RESOURCE_INIT_STARTED", "RESOURCE_INIT_SUCCESS"]
+    assert events[0].message == "Starting initialization of resources [io_manager, first, second]."
+    timings = events[1].event_specific_data.metadata
+    assert {"first", "second"} <= set(timings) and all(t.endswith("ms") for t in timings.values())
+    types = [e.event_type_value for e in result.all_events]
+    assert types.index("RESOURCE_INIT_SUCCESS") < types.index("STEP_START")
 
 
 def test_missing_resource_names_the_key_the_op_and_a_close_match():

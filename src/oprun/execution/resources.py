@@ -7,8 +7,9 @@ Also the testing helpers `build_init_resource_context` and `build_resources`.
 from __future__ import annotations
 
 import contextlib
+import time
 import types
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from oprun.definitions.resources import ResourceDefinition, as_resource_definition
@@ -20,6 +21,7 @@ from oprun.errors import (
     DagsterUnknownResourceError,
     did_you_mean,
 )
+from oprun.events import EngineEventData, SerializableErrorInfo
 
 
 class Resources:
@@ -136,25 +138,45 @@ def initialize_resources(
     run_id: str | None = None,
     log: Any = None,
     dagster_run: Any = None,
+    emit: Callable[[str, str, Any], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Build the wanted resources (and what they need); tear them down on exit."""
+    """Build the wanted resources (and what they need); tear them down on exit.
+
+    With `emit(kind, message, data)`, report RESOURCE_INIT_STARTED, then
+    RESOURCE_INIT_SUCCESS with each resource's init time, or RESOURCE_INIT_FAILURE.
+    """
     built: dict[str, Any] = {}
+    order = resource_order(resource_defs, wanted)
+    names = f"[{', '.join(order)}]"
+    if emit is not None and order:
+        emit("RESOURCE_INIT_STARTED", f"Starting initialization of resources {names}.", EngineEventData({}))
+    timings: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
-        for key in resource_order(resource_defs, wanted):
+        for key in order:
             definition = resource_defs[key]
             deps = {k: built[k] for k in definition.required_resource_keys}
             context = InitResourceContext(
                 resource_configs.get(key), Resources(deps), definition, instance, run_id, log, dagster_run, resource_defs,
             )
+            started = time.perf_counter()
             try:
                 result = definition.get_resource_context_fn_result(context)
                 built[key] = _enter_result(stack, result)
-            except DagsterResourceFunctionError:
-                raise
             except Exception as exc:
-                raise DagsterResourceFunctionError(
+                error = exc if isinstance(exc, DagsterResourceFunctionError) else DagsterResourceFunctionError(
                     f"Error executing resource_fn on ResourceDefinition {key}: {type(exc).__name__}: {exc}"
-                ) from exc
+                )
+                if emit is not None:
+                    emit(
+                        "RESOURCE_INIT_FAILURE", f"Initialization of resources {names} failed.",
+                        EngineEventData({}, SerializableErrorInfo.from_exception(exc)),
+                    )
+                if error is exc:
+                    raise
+                raise error from exc
+            timings[key] = f"{(time.perf_counter() - started) * 1000:.2f}ms"
+        if emit is not None and order:
+            emit("RESOURCE_INIT_SUCCESS", f"Finished initialization of resources {names}.", EngineEventData(timings))
         yield built
 
 

@@ -255,6 +255,7 @@ def execute_run(
             with initialize_resources(
                 resource_defs, wanted, {k: resolved_config.resource_config(k) for k in resource_defs},
                 instance, run.run_id, log_manager.for_step(None), run,
+                emit=lambda kind, message, data: log_manager.emit(_event(job.name, kind, message, data)),
             ) as built:
                 rc = RunContext(
                     job=job, run=run, plan=plan, resolved_config=resolved_config, instance=instance,
