@@ -115,3 +115,13 @@ def test_a_database_from_a_newer_oprun_is_refused_and_not_touched(home):
     assert "Traceback" not in refused.stderr
     with engine.connect() as conn:
         assert conn.execute(sa.select(schema.version_table.c.version_num)).scalar() == "9999_from_the_future"
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(home):
+    path, engine = home
+    code = "import sys; from oprun import DagsterInstance; DagsterInstance.from_directory(sys.argv[1]).dispose(); print('ok')"
+    procs = [subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(8)]
+    outcomes = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in outcomes if err]
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(schema.version_table.c.version_num)).scalar_one() == schema.HEAD

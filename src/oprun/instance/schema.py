@@ -12,6 +12,8 @@ database. Databases made before oprun used alembic keep their version in
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 import sqlalchemy as sa
@@ -86,19 +88,22 @@ version_table = sa.Table(
 )
 
 
-def _read_revision(conn: sa.Connection) -> tuple[str | None, bool]:
+def _read_revision(conn: sa.Connection, partial_ok: bool = False) -> tuple[str | None, bool]:
     """(revision, legacy): None for an empty database; legacy when the revision
-    comes from the table used before alembic."""
+    comes from the table used before alembic. Tables without a revision are an
+    error, unless `partial_ok` (another process may be creating them)."""
     inspector = sa.inspect(conn)
     if inspector.has_table(VERSION_TABLE):
-        return conn.execute(sa.select(version_table.c.version_num)).scalar(), False
+        revision = conn.execute(sa.select(version_table.c.version_num)).scalar()
+        if revision is not None or partial_ok:
+            return revision, False
     if inspector.has_table(_LEGACY_TABLE):
         number = _legacy_number(conn)
         return _LEGACY_VERSIONS.get(number, f"legacy-{number}"), True
-    if inspector.has_table("runs"):
+    if inspector.has_table("runs") and not partial_ok:
         raise DagsterStorageError(
             "The database has oprun's tables but no schema revision: it was not made by oprun, "
-            "or its version table was removed."
+            "its version table was removed, or its creation was interrupted."
         )
     return None, False
 
@@ -121,12 +126,50 @@ def _check_known(revision: str, where: str) -> None:
         )
 
 
+@contextlib.contextmanager
+def _creation_lock(engine: sa.Engine) -> Iterator[None]:
+    """Processes that open a new database at once take turns creating it.
+
+    SQLite commits each CREATE TABLE on its own, so a lock file beside the
+    database serializes them; PostgreSQL creates in one transaction under an
+    advisory lock (taken in `_serialize`).
+    """
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    try:
+        import fcntl
+    except ImportError:  # no advisory file locks on this platform
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _serialize(conn: sa.Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+
+
+_PG_LOCK_KEY = 0x6F7072756E  # "oprun"
+
+
 def ensure_schema(engine: sa.Engine, where: str) -> None:
-    with engine.begin() as conn:
-        revision, legacy = _read_revision(conn)
-        if revision is None:
-            _create(conn)
-            return
+    # The common case, an existing database, takes no lock.
+    with engine.connect() as conn:
+        revision, legacy = _read_revision(conn, partial_ok=True)
+    if revision is None:
+        with _creation_lock(engine), engine.begin() as conn:
+            _serialize(conn)
+            revision, legacy = _read_revision(conn)
+            if revision is None:
+                _create(conn)
+                return
     _check_known(revision, where)
     if legacy or revision != HEAD:
         raise DagsterStorageError(
@@ -139,7 +182,8 @@ def migrate(engine: sa.Engine, where: str = "the instance") -> tuple[str, str]:
     """Bring a database to `HEAD` with alembic; returns (from, to) revisions."""
     from alembic import command
 
-    with engine.begin() as conn:
+    with _creation_lock(engine), engine.begin() as conn:
+        _serialize(conn)
         before, legacy = _read_revision(conn)
         if before is None:
             _create(conn)
