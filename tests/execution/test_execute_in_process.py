@@ -298,6 +298,60 @@ def test_op_selection():
     assert set(sub.graph.node_dict) == {"b", "c"}
 
 
+def test_op_selection_inside_graphs_by_dotted_paths():
+    from oprun import DagsterInvalidSubsetError
+
+    @op
+    def double(x: int) -> int:
+        return 2 * x
+
+    @graph
+    def inner(x: int):
+        return double(inc(x))
+
+    @graph(out={"first": GraphOut(), "second": GraphOut()})
+    def outer():
+        base = one()
+        return {"first": inner(base), "second": inc.alias("side")(base)}
+
+    @op
+    def report(a: int) -> int:
+        return a + 100
+
+    @job
+    def nested():
+        first, _second = outer()
+        report(first)
+
+    assert nested.execute_in_process().output_for_node("report") == 104
+
+    # Only "one" and the op "inc" inside "outer.inner" (its input cut from nothing).
+    result = nested.execute_in_process(op_selection=["outer.one", "outer.inner.inc"])
+    assert sorted(e.step_key for e in result.get_step_success_events()) == ["outer.inner.inc", "outer.one"]
+    assert result.output_for_node("outer.inner.inc") == 2
+
+    # A whole nested graph fed from config once its upstream is cut; "report" still
+    # reads the graph output that "inner" feeds.
+    result = nested.execute_in_process(
+        op_selection=["outer.inner", "report"],
+        run_config={"ops": {"outer": {"ops": {"inner": {"inputs": {"x": 5}}}}}},
+    )
+    assert sorted(e.step_key for e in result.get_step_success_events()) == ["outer.inner.double", "outer.inner.inc", "report"]
+    assert result.output_for_node("outer.inner.double") == 12 and result.output_for_node("report") == 112
+
+    # Selecting only the side op drops the graph output "first", and with it the
+    # input of "report", which then comes from config.
+    result = nested.execute_in_process(
+        op_selection=["outer.one", "outer.side", "report"], run_config={"ops": {"report": {"inputs": {"a": 1}}}},
+    )
+    assert result.output_for_node("outer.side") == 2 and result.output_for_node("report") == 101
+
+    with pytest.raises(DagsterInvalidSubsetError, match="no node 'outer.inne'.*Did you mean 'inner'"):
+        nested.execute_in_process(op_selection=["outer.inne.inc"])
+    with pytest.raises(DagsterInvalidSubsetError, match="'report' is an op"):
+        nested.execute_in_process(op_selection=["report.x"])
+
+
 def test_context_properties():
     seen = {}
 
@@ -472,3 +526,34 @@ def test_a_fan_in_with_a_graph_input_runs_when_every_op_output_is_missing():
 
     result = g.to_job(input_values={"x": 3}).execute_in_process()
     assert result.output_for_node("count") == 1
+
+
+def test_config_of_ops_left_out_of_a_selection_is_optional_and_ignored():
+    @op(config_schema={"k": int})
+    def needs_k(context) -> int:
+        return context.op_config["k"]
+
+    @op(config_schema={"m": int})
+    def needs_m(context) -> int:
+        return context.op_config["m"]
+
+    @graph
+    def both():
+        needs_k()
+        needs_m()
+
+    @job
+    def j():
+        one()
+        both()
+
+    assert j.execute_in_process(op_selection=["one"]).success
+    given = {"ops": {"both": {"ops": {"needs_k": {"config": {"k": 1}}, "needs_m": {"config": {"m": 2}}}}}}
+    assert j.execute_in_process(op_selection=["one"], run_config=given).success
+    narrowed = j.execute_in_process(op_selection=["both.needs_m"], run_config=given)
+    assert narrowed.output_for_node("both.needs_m") == 2
+    assert j.execute_in_process(op_selection=["both.needs_m"], run_config={"ops": {"both": {"ops": {"needs_m": {"config": {"m": 3}}}}}}).success
+    from oprun import DagsterInvalidConfigError
+
+    with pytest.raises(DagsterInvalidConfigError, match="Missing required config entry \"ops\".*needs_m"):
+        j.execute_in_process(op_selection=["both.needs_m"])

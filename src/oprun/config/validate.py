@@ -135,6 +135,10 @@ def _absent(field: Field, path: Path, run: _Run) -> Any:
     if isinstance(config_type, Noneable):
         return None
     if isinstance(config_type, Shape) and not isinstance(config_type, Selector):
+        if not field.is_required and any(f.is_required for f in config_type.fields.values()):
+            # An optional section with required parts (config of ops left out of a
+            # selection, of resources no op uses): absent means absent.
+            return _MISSING
         return _check(config_type, {}, path, run)
     return _MISSING
 

@@ -84,14 +84,25 @@ def node_fields(graph: Any, top_level_inputs: set[str] | None = None) -> dict[st
     return fields
 
 
+def _accept_left_out(fields: dict[str, Field], parent: dict[str, Field]) -> None:
+    """Add the parent's fields missing from `fields` as optional, down into graphs
+    that a dotted selection narrowed."""
+    for name, field in parent.items():
+        mine = fields.get(name)
+        if mine is None:
+            fields[name] = Field(field.config_type, is_required=False)
+        elif isinstance(mine.config_type, Shape) and isinstance(field.config_type, Shape) and mine.config_type is not field.config_type:
+            merged = dict(mine.config_type.fields)
+            _accept_left_out(merged, field.config_type.fields)
+            fields[name] = Field(Shape(merged), is_required=mine.is_required)
+
+
 def build_run_config_schema(job: Any) -> Shape:
     fields: dict[str, Field] = {}
     ops = node_fields(job.graph)
     if job.is_subset:
         # Config for ops outside the selection stays accepted, and ignored.
-        for name, field in node_fields(job.parent_job.graph).items():
-            if name not in ops:
-                ops[name] = Field(field.config_type, is_required=False)
+        _accept_left_out(ops, node_fields(job.parent_job.graph))
     if ops:
         fields["ops"] = _shape_field(ops)
     used = required_resource_keys(job)

@@ -1,6 +1,8 @@
 """Op selection: Dagster's clause syntax (`op`, `*op`, `op*`, `+op`, `op++`,
 `*op*`, `*`) resolved against a graph's top-level nodes, and the subset graph it
-selects.
+selects. As in Dagster, a selection with a dotted name (`graph.op`) is a list of
+exact node paths instead: `["etl.load", "report"]` keeps `load` inside `etl`
+and `report`, and no clause syntax applies.
 """
 
 from __future__ import annotations
@@ -83,22 +85,66 @@ def resolve_selection(graph: GraphDefinition, selection: Sequence[str], job_name
 def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str) -> GraphDefinition:
     """The graph restricted to the selected nodes; inputs cut from their upstream
     must then come from config, a default or an input manager."""
-    keep = resolve_selection(graph, selection, job_name)
+    clauses = [c.strip() for item in selection for c in str(item).split(",") if c.strip()]
+    if any("." in clause for clause in clauses):
+        tree: dict[str, object] = {}
+        for clause in clauses:
+            _add_path(tree, clause.split("."))
+        return _subset_by_paths(graph, tree, job_name, list(selection), "")
+    return _subset(graph, {name: None for name in resolve_selection(graph, selection, job_name)})
+
+
+def _add_path(tree: dict[str, object], parts: list[str]) -> None:
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        tree[head] = None  # the whole node
+    elif tree.get(head, {}) is not None:
+        _add_path(tree.setdefault(head, {}), rest)  # type: ignore[arg-type]
+
+
+def _subset_by_paths(graph: GraphDefinition, tree: dict[str, object], job_name: str, selection: list[str], prefix: str) -> GraphDefinition:
+    replaced: dict[str, object] = {}
+    for name, inner in tree.items():
+        node = graph.node_dict.get(name)
+        if node is None:
+            raise DagsterInvalidSubsetError(
+                f"No qualified ops to execute found for op_selection={selection}: job '{job_name}' has no "
+                f"node '{prefix}{name}'.{did_you_mean(name, graph.node_dict)}"
+            )
+        if inner is None:
+            replaced[name] = None
+        elif not isinstance(node.definition, GraphDefinition):
+            raise DagsterInvalidSubsetError(
+                f"Invalid op_selection={selection} for job '{job_name}': '{prefix}{name}' is an op, "
+                "so nothing can be selected inside it."
+            )
+        else:
+            replaced[name] = _subset_by_paths(node.definition, inner, job_name, selection, f"{prefix}{name}.")  # type: ignore[arg-type]
+    return _subset(graph, replaced)
+
+
+def _subset(graph: GraphDefinition, keep: dict[str, object]) -> GraphDefinition:
+    """`graph` with only the nodes in `keep`; a node mapped to a graph definition
+    uses that (narrower) definition in place of its own."""
+    definitions = {n: (keep[n] or graph.node_dict[n].definition) for n in keep}
     dependencies: dict[NodeInvocation, dict[str, object]] = {}
     for name in graph.toposorted_node_names:
         if name not in keep:
             continue
         node = graph.node_dict[name]
+        definition = definitions[name]
         deps = {}
         for input_name, dep in graph.dependencies.get(name, {}).items():
+            if input_name not in definition.ins:  # type: ignore[attr-defined]
+                continue  # a narrowed graph no longer has this input
             if isinstance(dep, MultiDependencyDefinition):
-                items = [d for d in dep.dependencies if all(u in keep for u in _upstream_names(d))]
+                items = [d for d in dep.dependencies if _kept(d, keep, definitions)]
                 if items:
                     deps[input_name] = MultiDependencyDefinition(items)
-            elif all(u in keep for u in _upstream_names(dep)):
+            elif _kept(dep, keep, definitions):
                 deps[input_name] = dep
         invocation = NodeInvocation(
-            node.definition.name,
+            definition.name,  # type: ignore[attr-defined]
             alias=name if name != node.definition.name else None,
             tags=node.tags or None,
             hook_defs=node.hook_defs or None,
@@ -109,13 +155,31 @@ def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str
         return GraphDefinition(
             graph.name,
             description=graph.description,
-            node_defs=[graph.node_dict[n].definition for n in keep],
+            node_defs=list({id(d): d for d in definitions.values()}.values()),
             dependencies=dependencies,
-            input_mappings=[m for m in graph.input_mappings if m.mapped_node_name in keep],
-            output_mappings=[m for m in graph.output_mappings if m.mapped_node_name in keep],
+            input_mappings=[
+                m for m in graph.input_mappings
+                if m.mapped_node_name in keep and m.mapped_node_input_name in definitions[m.mapped_node_name].ins  # type: ignore[attr-defined]
+            ],
+            output_mappings=[
+                m for m in graph.output_mappings
+                if m.mapped_node_name in keep and m.mapped_node_output_name in definitions[m.mapped_node_name].outs  # type: ignore[attr-defined]
+            ],
             tags=graph.tags,
         )
     except Exception as exc:  # noqa: BLE001 - re-raised as a subset error with the cause
         raise DagsterInvalidSubsetError(
             f"The attempted subset {sorted(keep)} for graph {graph.name} results in an invalid graph: {exc}"
         ) from exc
+
+
+def _kept(dep: object, keep: dict[str, object], definitions: dict[str, object]) -> bool:
+    """Whether a dependency survives: its upstream nodes are kept and, for a narrowed
+    graph, still have the output it reads."""
+    if not all(u in keep for u in _upstream_names(dep)):
+        return False
+    node = getattr(dep, "node", None) or getattr(dep, "node_name", None)
+    output = getattr(dep, "output", None) or getattr(dep, "output_name", None)
+    if node is None or output is None or keep.get(node) is None:
+        return True
+    return output in definitions[node].outs  # type: ignore[attr-defined]
