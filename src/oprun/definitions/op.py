@@ -46,14 +46,20 @@ class _ResourceMarker:
 _RESOURCE = _ResourceMarker("Resource")
 
 
-class Resource(Generic[T]):
-    """Annotate an op parameter as a resource: `def my_op(db: Resource[Database])`."""
+if typing.TYPE_CHECKING:
+    # For type checkers `Resource[Database]` is a `Database`, as Dagster's
+    # `ResourceParam` (an `Annotated` alias) is.
+    Resource = typing.Annotated[T, "resource"]
+    ResourceParam = typing.Annotated[T, "resource"]
+else:
 
-    def __class_getitem__(cls, item: Any) -> Any:
-        return typing.Annotated[item, _RESOURCE]
+    class Resource(Generic[T]):
+        """Annotate an op parameter as a resource: `def my_op(db: Resource[Database])`."""
 
+        def __class_getitem__(cls, item: Any) -> Any:
+            return typing.Annotated[item, _RESOURCE]
 
-ResourceParam = Resource
+    ResourceParam = Resource
 
 
 def _is_resource_annotation(annotation: Any) -> bool:
