@@ -95,6 +95,19 @@ class ConsoleLogWriter:
         if level < self.level:
             return
         stream = sys.stderr
+        if not self.as_json and step_key and event_type:
+            # The engine's own step events: the fast path, one format and one write.
+            key = (int(time.time()), level, job_name, run_id)
+            if key != self._prefix_key:
+                self._set_prefix(key)
+            line = f"{self._prefix} - {step_key} - {event_type} - {msg}\n"
+            if self._tty_of[0] != id(stream) or self._tty_of[1]:
+                line = self._colour(stream, level, line)
+            try:
+                stream.write(line)
+            except (ValueError, OSError):  # a closed stream must not fail the run
+                pass
+            return
         level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
         if self.as_json:
             import json
@@ -104,26 +117,32 @@ class ConsoleLogWriter:
                 "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
             })
         else:
-            stamp = _stamp()
-            key = (stamp, level, job_name, run_id)
+            key = (int(time.time()), level, job_name, run_id)
             if key != self._prefix_key:
-                self._prefix_key = key
-                self._prefix = f"{stamp} - {self.name} - {level_name} - {job_name} - {run_id}"
-            if step_key and event_type:  # the common case, in one step
-                line = f"{self._prefix} - {step_key} - {event_type} - {msg}"
-            else:
-                line = self._prefix
-                if step_key:
-                    line = f"{line} - {step_key}"
-                if event_type:
-                    line = f"{line} - {event_type}"
-                line = f"{line} - {msg}"
+                self._set_prefix(key)
+            line = self._prefix
+            if step_key:
+                line = f"{line} - {step_key}"
+            if event_type:
+                line = f"{line} - {event_type}"
+            line = f"{line} - {msg}"
             if self._is_tty(stream):
                 line = f"{_COLOURS.get(level, '')}{line}{_RESET}"
         try:
             stream.write(line + "\n")
         except (ValueError, OSError):  # a closed stream must not fail the run
             pass
+
+    def _set_prefix(self, key: tuple[Any, ...]) -> None:
+        # "time - name - LEVEL - job - run": the same for every line of a run within
+        # one second, so built once per (second, level, job, run).
+        second, level, job_name, run_id = key
+        self._prefix_key = key
+        level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
+        self._prefix = f"{_stamp(second)} - {self.name} - {level_name} - {job_name} - {run_id}"
+
+    def _colour(self, stream: Any, level: int, line: str) -> str:
+        return f"{_COLOURS.get(level, '')}{line[:-1]}{_RESET}\n" if self._is_tty(stream) else line
 
     def _is_tty(self, stream: Any) -> bool:
         # Asked once per stream: tests and tools swap sys.stderr.
@@ -138,9 +157,8 @@ _LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITIC
 _STAMP: list[Any] = [None, ""]
 
 
-def _stamp() -> str:
-    """The current time to the second, formatted once per second (it is on every line)."""
-    now = int(time.time())
+def _stamp(now: int) -> str:
+    """A time to the second, formatted once per second (it is on every line)."""
     if _STAMP[0] != now:
         _STAMP[0] = now
         _STAMP[1] = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))

@@ -42,16 +42,23 @@ class RunLogManager:
         # oprun's own console writers take a fast path; other loggers get `log(...)`.
         self._writers = [lg.write_line for lg in loggers if hasattr(lg, "write_line")]
         self._others = [lg for lg in loggers if not hasattr(lg, "write_line")]
+        # The usual case, the console logger alone: called directly.
+        self._only_writer = self._writers[0] if len(self._writers) == 1 and not self._others else None
 
     def emit(self, event: DagsterEvent) -> EventLogEntry:
-        level = _ERROR if event.event_type_value in _ERROR_EVENTS else _DEBUG
+        kind = event.event_type_value
+        level = _ERROR if kind in _ERROR_EVENTS else _DEBUG
         message = event.message or ""
+        step_key = event.step_key
         # Every field given: build the tuple directly, skipping NamedTuple's
         # Python-level __new__ (this runs several times per step).
-        entry = _new_tuple(EventLogEntry, (self.run_id, time.time(), level, message, self.job_name, event.step_key, None, event))
+        entry = _new_tuple(EventLogEntry, (self.run_id, time.time(), level, message, self.job_name, step_key, None, event))
         self.sink(entry)
         if level >= self._floor:
-            self._print(level, message, event.step_key, event.event_type_value)
+            if self._only_writer is not None:
+                self._only_writer(level, message, self.job_name, self.run_id, step_key, kind)
+            else:
+                self._print(level, message, step_key, kind)
         return entry
 
     def forward(self, entry: EventLogEntry) -> None:
