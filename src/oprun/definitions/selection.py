@@ -126,7 +126,7 @@ def _subset_by_paths(graph: GraphDefinition, tree: dict[str, object], job_name: 
 def _subset(graph: GraphDefinition, keep: dict[str, object]) -> GraphDefinition:
     """`graph` with only the nodes in `keep`; a node mapped to a graph definition
     uses that (narrower) definition in place of its own."""
-    definitions = {n: (keep[n] or graph.node_dict[n].definition) for n in keep}
+    definitions = {n: (keep[n] if keep[n] is not None else graph.node_dict[n].definition) for n in keep}
     dependencies: dict[NodeInvocation, dict[str, object]] = {}
     for name in graph.toposorted_node_names:
         if name not in keep:
