@@ -91,7 +91,6 @@ def test_failure_with_metadata():
     def fails():
         raise Failure(description="bad data", metadata={"rows": 3})
 
-    result = fails_job = None
     @job
     def fails_job():
         fails()

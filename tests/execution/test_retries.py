@@ -1,8 +1,6 @@
 """Retries: RetryPolicy at invocation, op and job level (in that precedence),
 RetryRequested, Failure(allow_retries=False), and the events they leave."""
 
-import pytest
-
 from oprun import Failure, RetryPolicy, RetryRequested, job, op
 
 

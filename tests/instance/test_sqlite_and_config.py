@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from oprun import DagsterInstance, DagsterStorageError
+from oprun import DagsterInstance
 from oprun.instance import DagsterInstanceConfigError
 
 WRITER = textwrap.dedent(

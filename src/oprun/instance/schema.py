@@ -16,6 +16,7 @@ import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
 import sqlalchemy as sa
 
 from oprun.errors import DagsterStorageError
@@ -151,12 +152,12 @@ def _creation_lock(engine: sa.Engine) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+_PG_LOCK_KEY = 0x6F7072756E  # "oprun"
+
+
 def _serialize(conn: sa.Connection) -> None:
     if conn.dialect.name == "postgresql":
         conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
-
-
-_PG_LOCK_KEY = 0x6F7072756E  # "oprun"
 
 
 def ensure_schema(engine: sa.Engine, where: str) -> None:
