@@ -6,7 +6,6 @@ alembic) without losing its runs. On a SQLite file and on the real PostgreSQL.""
 import os
 import subprocess
 import sys
-import uuid
 
 import pytest
 import sqlalchemy as sa
@@ -17,6 +16,8 @@ from alembic.script import ScriptDirectory
 
 from oprun import DagsterInstance, DagsterRun, DagsterStorageError
 from oprun.instance import schema
+
+from tests.instance.conftest import postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -31,23 +32,14 @@ def home(request, tmp_path):
         yield str(home), engine
         engine.dispose()
         return
-    url = os.environ.get("OPRUN_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("OPRUN_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    name = f"oprun_test_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{name}"'))
-    scoped = f"{url}?options=-csearch_path%3D{name}"
-    (home / "oprun.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: '{scoped}'\n")
-    engine = sa.create_engine(scoped)
-    try:
-        yield str(home), engine
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{name}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as (url, name):
+        scoped = f"{url}?options=-csearch_path%3D{name}"
+        (home / "oprun.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: '{scoped}'\n")
+        engine = sa.create_engine(scoped)
+        try:
+            yield str(home), engine
+        finally:
+            engine.dispose()
 
 
 def _oprun(home, *args):

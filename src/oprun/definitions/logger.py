@@ -95,38 +95,23 @@ class ConsoleLogWriter:
         if level < self.level:
             return
         stream = sys.stderr
-        if not self.as_json and step_key and event_type:
-            # The engine's own step events: the fast path, one format and one write.
-            key = (int(time.time()), level, job_name, run_id)
-            if key != self._prefix_key:
-                self._set_prefix(key)
-            line = f"{self._prefix} - {step_key} - {event_type} - {msg}\n"
-            if self._tty_of[0] != id(stream) or self._tty_of[1]:
-                line = self._colour(stream, level, line)
-            try:
-                stream.write(line)
-            except (ValueError, OSError):  # a closed stream must not fail the run
-                pass
-            return
-        level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
         if self.as_json:
             import json
 
             line = json.dumps({
-                "time": time.time(), "name": self.name, "level": level_name, "job_name": job_name,
-                "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
+                "time": time.time(), "name": self.name, "level": _LEVEL_NAMES.get(level) or f"Level {level}",
+                "job_name": job_name, "run_id": run_id, "step_key": step_key, "event_type": event_type, "msg": msg,
             })
         else:
             key = (int(time.time()), level, job_name, run_id)
             if key != self._prefix_key:
                 self._set_prefix(key)
-            line = self._prefix
-            if step_key:
-                line = f"{line} - {step_key}"
-            if event_type:
-                line = f"{line} - {event_type}"
-            line = f"{line} - {msg}"
-            if self._is_tty(stream):
+            if step_key and event_type:  # the engine's own step events: one format
+                line = f"{self._prefix} - {step_key} - {event_type} - {msg}"
+            else:
+                line = " - ".join(part for part in (self._prefix, step_key, event_type) if part) + f" - {msg}"
+            # Checked inline: a method call per line shows up on the step path.
+            if (self._tty_of[0] != id(stream) or self._tty_of[1]) and self._is_tty(stream):
                 line = f"{_COLOURS.get(level, '')}{line}{_RESET}"
         try:
             stream.write(line + "\n")
@@ -140,9 +125,6 @@ class ConsoleLogWriter:
         self._prefix_key = key
         level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
         self._prefix = f"{_stamp(second)} - {self.name} - {level_name} - {job_name} - {run_id}"
-
-    def _colour(self, stream: Any, level: int, line: str) -> str:
-        return f"{_COLOURS.get(level, '')}{line[:-1]}{_RESET}\n" if self._is_tty(stream) else line
 
     def _is_tty(self, stream: Any) -> bool:
         # Asked once per stream: tests and tools swap sys.stderr.

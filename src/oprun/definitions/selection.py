@@ -50,12 +50,15 @@ def _depth(marks: str | None) -> int | None:
     return None if marks == "*" else len(marks)
 
 
+def _clauses(selection: Sequence[str]) -> list[str]:
+    return [c.strip() for item in selection for c in str(item).split(",") if c.strip()]
+
+
 def resolve_selection(graph: GraphDefinition, selection: Sequence[str], job_name: str) -> set[str]:
     """The node names a selection names; an unknown op is an error with a near match."""
     up, down = _adjacency(graph)
     selected: set[str] = set()
-    clauses = [c.strip() for item in selection for c in str(item).split(",") if c.strip()]
-    for clause in clauses:
+    for clause in _clauses(selection):
         if clause == "*":
             return set(graph.node_dict)
         match = _CLAUSE.match(clause)
@@ -85,7 +88,7 @@ def resolve_selection(graph: GraphDefinition, selection: Sequence[str], job_name
 def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str) -> GraphDefinition:
     """The graph restricted to the selected nodes; inputs cut from their upstream
     must then come from config, a default or an input manager."""
-    clauses = [c.strip() for item in selection for c in str(item).split(",") if c.strip()]
+    clauses = _clauses(selection)
     if any("." in clause for clause in clauses):
         tree: dict[str, object] = {}
         for clause in clauses:

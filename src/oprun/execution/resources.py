@@ -163,17 +163,16 @@ def initialize_resources(
                 result = definition.get_resource_context_fn_result(context)
                 built[key] = _enter_result(stack, result)
             except Exception as exc:
-                error = exc if isinstance(exc, DagsterResourceFunctionError) else DagsterResourceFunctionError(
-                    f"Error executing resource_fn on ResourceDefinition {key}: {type(exc).__name__}: {exc}"
-                )
                 if emit is not None:
                     emit(
                         "RESOURCE_INIT_FAILURE", f"Initialization of resources {names} failed.",
                         EngineEventData({}, SerializableErrorInfo.from_exception(exc)),
                     )
-                if error is exc:
+                if isinstance(exc, DagsterResourceFunctionError):
                     raise
-                raise error from exc
+                raise DagsterResourceFunctionError(
+                    f"Error executing resource_fn on ResourceDefinition {key}: {type(exc).__name__}: {exc}"
+                ) from exc
             timings[key] = f"{(time.perf_counter() - started) * 1000:.2f}ms"
         if emit is not None and order:
             emit("RESOURCE_INIT_SUCCESS", f"Finished initialization of resources {names}.", EngineEventData(timings))

@@ -16,10 +16,9 @@ from typing import Any
 
 from oprun.definitions.run_config_schema import resolve_run_config
 from oprun.errors import DagsterExecutionStepExecutionError
-from oprun.events import DagsterEvent
 from oprun.execution.plan import ExecutionStep, StepInput, create_execution_plan
 from oprun.execution.reconstruct import ReconstructableJob
-from oprun.execution.run import RunContext, _resources_wanted
+from oprun.execution.run import RunContext, _event, _resources_wanted
 from oprun.execution.step import run_step
 from oprun.runs import DagsterRun
 
@@ -67,7 +66,7 @@ class WorkerSession:
             self.job.resource_defs, _resources_wanted(self.plan),
             {k: self.resolved.resource_config(k) for k in self.job.resource_defs},
             self.instance, self.run.run_id, self.log_manager.for_step(None), self.run,
-            emit=self._emit_engine_event,
+            emit=lambda kind, message, data: self.log_manager.emit(_event(self.job.name, kind, message, data)),
         ))
         self.rc = RunContext(
             job=self.job, run=self.run, plan=self.plan, resolved_config=self.resolved, instance=self.instance,
@@ -81,9 +80,6 @@ class WorkerSession:
 
     def _send_entry(self, entry: Any) -> None:
         self.send(("entry", entry))
-
-    def _emit_engine_event(self, kind: str, message: str, data: Any) -> None:
-        self.log_manager.emit(DagsterEvent(kind, self.job.name, None, None, data, message, os.getpid()))
 
     def _step(self, key: str, template_key: str | None, mapping_key: str | None, inputs: tuple[StepInput, ...]) -> ExecutionStep:
         base = self.plan.steps[template_key or key]
