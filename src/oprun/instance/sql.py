@@ -292,11 +292,30 @@ class SqlRunStorage(RunStorage):
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    _set_wal(cursor)
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _set_wal(cursor: Any) -> None:
+    # Processes switching a new file to WAL at the same moment can be told
+    # "database is locked" at once, without the busy timeout: retry for a while.
+    # (Once the file is in WAL mode, the pragma takes no lock.)
+    import sqlite3
+
+    deadline = time.monotonic() + 30
+    delay = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 class SqliteRunStorage(SqlRunStorage):
