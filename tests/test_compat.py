@@ -40,8 +40,8 @@ def test_install_makes_dagster_mean_oprun():
 
 def test_submodules_map_to_oprun_submodules():
     compat.install()
-    aliased = importlib.import_module("dagster.definitions.job")
-    assert aliased is importlib.import_module("oprun.definitions.job")
+    aliased = importlib.import_module("dagster.definitions.jobs.job")
+    assert aliased is importlib.import_module("oprun.definitions.jobs.job")
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("dagster._core.definitions")
 

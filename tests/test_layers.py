@@ -48,10 +48,10 @@ def _loaded_after_import(module: str, bare_package: bool = True) -> list[str]:
 
 LAYER_ROOTS = [
     "oprun.errors", "oprun.events", "oprun.runs", "oprun.config", "oprun.config.types",
-    "oprun.config.validate", "oprun.config.pythonic", "oprun.definitions.job", "oprun.definitions.graph",
-    "oprun.definitions.op", "oprun.instance", "oprun.instance.sql", "oprun.execution.api",
+    "oprun.config.validate", "oprun.config.pythonic", "oprun.definitions.jobs.job", "oprun.definitions.jobs.graph",
+    "oprun.definitions.jobs.op", "oprun.instance", "oprun.instance.sql", "oprun.execution.api",
     "oprun.execution.execute_job", "oprun.execution.executors.multiprocess",
-    "oprun.definitions.definitions", "oprun.definitions.schedules", "oprun.definitions.sensors",
+    "oprun.definitions.definitions", "oprun.definitions.automation.schedules", "oprun.definitions.automation.sensors",
     "oprun.loading",
 ]
 

@@ -39,32 +39,32 @@ _export(
     "DagsterEvent", "DagsterEventType", "EventLogEntry", "SerializableErrorInfo",
 )
 _export("oprun.runs", "DagsterRun", "DagsterRunStatus", "RunsFilter", "RunRecord", "RunFailureReason")
-_export("oprun.definitions.op", "op", "OpDefinition", "Resource", "ResourceParam")
-_export("oprun.definitions.graph", "graph", "GraphDefinition")
-_export("oprun.definitions.job", "job", "JobDefinition")
+_export("oprun.definitions.jobs.op", "op", "OpDefinition", "Resource", "ResourceParam")
+_export("oprun.definitions.jobs.graph", "graph", "GraphDefinition")
+_export("oprun.definitions.jobs.job", "job", "JobDefinition")
 _export(
-    "oprun.definitions.io",
+    "oprun.definitions.jobs.io",
     "In", "Out", "DynamicOut", "GraphIn", "GraphOut", "InputDefinition", "OutputDefinition",
 )
 _export(
-    "oprun.definitions.results",
+    "oprun.definitions.jobs.results",
     "Output", "DynamicOutput", "AssetMaterialization", "AssetObservation", "ExpectationResult", "AssetKey",
 )
-_export("oprun.definitions.metadata", "MetadataValue")
+_export("oprun.definitions.jobs.metadata", "MetadataValue")
 _export(
-    "oprun.definitions.types",
+    "oprun.definitions.jobs.types",
     "DagsterType", "TypeCheck", "Nothing", "PythonObjectDagsterType", "dagster_type_loader",
     "DagsterTypeLoader", "make_python_type_usable_as_dagster_type",
 )
 _export(
-    "oprun.definitions.dependency",
+    "oprun.definitions.jobs.dependency",
     "DependencyDefinition", "MultiDependencyDefinition", "DynamicCollectDependencyDefinition",
     "NodeInvocation", "InputMapping", "OutputMapping",
 )
-_export("oprun.definitions.policy", "RetryPolicy", "Backoff", "Jitter")
-_export("oprun.definitions.hooks", "success_hook", "failure_hook", "HookDefinition")
+_export("oprun.definitions.jobs.policy", "RetryPolicy", "Backoff", "Jitter")
+_export("oprun.definitions.jobs.hooks", "success_hook", "failure_hook", "HookDefinition")
 _export(
-    "oprun.definitions.resources",
+    "oprun.definitions.resources.resource",
     "ResourceDefinition", "resource", "make_values_resource", "IOManager", "IOManagerDefinition",
     "io_manager", "InputManager", "input_manager", "mem_io_manager", "fs_io_manager", "InMemoryIOManager",
 )
@@ -73,13 +73,13 @@ _export(
     "logger", "LoggerDefinition", "colored_console_logger", "json_console_logger", "get_dagster_logger",
     "default_loggers", "InitLoggerContext",
 )
-_export("oprun.definitions.configured", "configured")
+_export("oprun.definitions.jobs.configured", "configured")
 _export(
     "oprun.definitions.executor",
     "executor", "ExecutorDefinition", "ExecutorRequirement", "in_process_executor",
     "multiprocess_executor", "multi_or_in_process_executor", "multiple_process_executor_requirements",
 )
-_export("oprun.definitions.run_config_schema", "validate_run_config")
+_export("oprun.definitions.jobs.config_schema", "validate_run_config")
 _export(
     "oprun.config.types",
     "Field", "Shape", "Permissive", "Selector", "Array", "Noneable", "Enum", "EnumValue", "Map",
@@ -90,7 +90,7 @@ _export("oprun.config.mapping", "ConfigMapping", "config_mapping")
 _export("oprun.config.env", "EnvVar")
 _export("oprun.config.pythonic", "Config", "PermissiveConfig")
 _export(
-    "oprun.definitions.partitions",
+    "oprun.definitions.automation.partitions",
     "PartitionsDefinition", "StaticPartitionsDefinition", "TimeWindowPartitionsDefinition",
     "DailyPartitionsDefinition", "HourlyPartitionsDefinition", "WeeklyPartitionsDefinition",
     "MonthlyPartitionsDefinition", "DynamicPartitionsDefinition", "PartitionedConfig",
@@ -109,27 +109,27 @@ _export("oprun.execution.result", "ExecuteInProcessResult", "ExecutionResult")
 _export("oprun.execution.plan", "create_execution_plan", "ExecutionPlan")
 _export("oprun.instance", "DagsterInstance", "Instance", "instance_for_test")
 _export(
-    "oprun.definitions.schedules",
+    "oprun.definitions.automation.schedules",
     "ScheduleDefinition", "schedule", "DefaultScheduleStatus", "ScheduleEvaluationContext",
     "build_schedule_context", "build_schedule_from_partitioned_job",
 )
-_export("oprun.definitions.run_request", "RunRequest", "SkipReason")
+_export("oprun.definitions.automation.run_request", "RunRequest", "SkipReason")
 _export(
-    "oprun.definitions.sensors",
+    "oprun.definitions.automation.sensors",
     "SensorDefinition", "sensor", "DefaultSensorStatus", "SensorEvaluationContext", "build_sensor_context",
     "SensorResult",
 )
 _export(
-    "oprun.definitions.run_status_sensors",
+    "oprun.definitions.automation.run_status_sensors",
     "run_status_sensor", "run_failure_sensor", "RunStatusSensorContext", "RunFailureSensorContext",
 )
 _export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
 _export("oprun.definitions.dask_executor", "dask_executor")
 _export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
-_export("oprun.definitions.fs_io_manager", "FilesystemIOManager")
+_export("oprun.definitions.resources.fs_io_manager", "FilesystemIOManager")
 _export(
-    "oprun.definitions.configurable",
+    "oprun.definitions.resources.configurable",
     "ConfigurableResource", "ConfigurableResourceFactory", "ConfigurableIOManager",
     "ConfigurableIOManagerFactory",
 )
@@ -153,8 +153,8 @@ def __dir__() -> list[str]:
 
 
 # The light core loads now: decorating ops and jobs is what every user does first.
-from oprun.definitions.graph import GraphDefinition, graph  # noqa: E402
-from oprun.definitions.io import DynamicOut, In, Out  # noqa: E402
-from oprun.definitions.job import JobDefinition, job  # noqa: E402
-from oprun.definitions.op import OpDefinition, op  # noqa: E402
-from oprun.definitions.results import DynamicOutput, Output  # noqa: E402
+from oprun.definitions.jobs.graph import GraphDefinition, graph  # noqa: E402
+from oprun.definitions.jobs.io import DynamicOut, In, Out  # noqa: E402
+from oprun.definitions.jobs.job import JobDefinition, job  # noqa: E402
+from oprun.definitions.jobs.op import OpDefinition, op  # noqa: E402
+from oprun.definitions.jobs.results import DynamicOutput, Output  # noqa: E402

@@ -24,10 +24,10 @@ from types import ModuleType
 from typing import Any
 
 from oprun.definitions.definitions import Definitions, RepositoryDefinition
-from oprun.definitions.graph import GraphDefinition
-from oprun.definitions.job import JobDefinition
-from oprun.definitions.schedules import ScheduleDefinition
-from oprun.definitions.sensors import SensorDefinition
+from oprun.definitions.jobs.graph import GraphDefinition
+from oprun.definitions.jobs.job import JobDefinition
+from oprun.definitions.automation.schedules import ScheduleDefinition
+from oprun.definitions.automation.sensors import SensorDefinition
 from oprun.errors import DagsterCodeLocationLoadError, DagsterError, did_you_mean
 
 _OPRUN_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -1,4 +1,4 @@
-"""`oprun.definitions.functions` reads plain functions without `inspect`; it must
+"""`oprun.definitions.jobs.functions` reads plain functions without `inspect`; it must
 agree with `inspect` on every kind of signature, docstring and body."""
 
 import functools
@@ -6,7 +6,7 @@ import inspect
 
 import pytest
 
-from oprun.definitions import functions
+from oprun.definitions.jobs import functions
 
 
 def positional(a, b=2, /, c=3):

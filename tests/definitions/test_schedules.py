@@ -29,7 +29,7 @@ from oprun import (
     resource,
     schedule,
 )
-from oprun.definitions.cron import cron_problem, is_valid_cron_string
+from oprun.definitions.automation.cron import cron_problem, is_valid_cron_string
 
 NY = ZoneInfo("America/New_York")
 

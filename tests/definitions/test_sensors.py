@@ -30,7 +30,7 @@ from oprun import (
     run_status_sensor,
     sensor,
 )
-from oprun.definitions.run_status_sensors import build_run_status_sensor_context
+from oprun.definitions.automation.run_status_sensors import build_run_status_sensor_context
 
 
 @op

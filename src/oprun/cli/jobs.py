@@ -185,7 +185,7 @@ def job_print(job_name: str | None, details: bool, **kw: Any) -> None:
 
 
 def _deps_of(graph: Any, handle: str) -> dict[str, str]:
-    from oprun.definitions.snapshot import _dep_plain
+    from oprun.definitions.jobs.snapshot import _dep_plain
 
     *parents, name = handle.split(".")
     for part in parents:
@@ -299,7 +299,7 @@ def job_validate_config(job_name: str | None, config_files: tuple[str, ...], con
 
     Example: oprun job validate-config -f jobs.py -j nightly -c config.yaml
     """
-    from oprun.definitions.run_config_schema import resolve_run_config
+    from oprun.definitions.jobs.config_schema import resolve_run_config
     from oprun.errors import DagsterInvalidConfigError
 
     _, job = pick_job(kw, job_name)

@@ -15,13 +15,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def
-from oprun.definitions.graph import GraphDefinition
-from oprun.definitions.io import check_valid_name
-from oprun.definitions.job import JobDefinition
+from oprun.definitions.jobs.graph import GraphDefinition
+from oprun.definitions.jobs.io import check_valid_name
+from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.logger import LoggerDefinition
-from oprun.definitions.metadata import normalize_metadata
-from oprun.definitions.schedules import ScheduleDefinition
-from oprun.definitions.sensors import SensorDefinition
+from oprun.definitions.jobs.metadata import normalize_metadata
+from oprun.definitions.automation.schedules import ScheduleDefinition
+from oprun.definitions.automation.sensors import SensorDefinition
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
 
@@ -203,7 +203,7 @@ class Definitions:
         if self.resources:
             job = job.with_top_level_resources(self.resources)
         elif not job.resources_explicitly_given:
-            from oprun.definitions.run_config_schema import missing_resources_error
+            from oprun.definitions.jobs.config_schema import missing_resources_error
 
             error = missing_resources_error(job)
             if error is not None:

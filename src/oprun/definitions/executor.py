@@ -52,7 +52,7 @@ class ExecutorDefinition:
 
     def configured(self, config_or_config_fn: Any, name: str | None = None, config_schema: Any = None, description: str | None = None) -> ExecutorDefinition:
         """A copy whose config is fixed (or mapped from a new schema)."""
-        from oprun.definitions.configured import configured_executor
+        from oprun.definitions.jobs.configured import configured_executor
 
         return configured_executor(self, config_or_config_fn, name, config_schema, description)
 

@@ -32,7 +32,7 @@ class LoggerDefinition:
 
     def configured(self, config_or_config_fn: Any, config_schema: Any = None, description: str | None = None) -> LoggerDefinition:
         """A copy whose config is fixed (or mapped from a new, smaller schema)."""
-        from oprun.definitions.configured import configured_logger
+        from oprun.definitions.jobs.configured import configured_logger
 
         return configured_logger(self, config_or_config_fn, config_schema, description)
 

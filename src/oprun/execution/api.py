@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from oprun.definitions.resources import as_resource_definition, mem_io_manager
-from oprun.definitions.run_config_schema import missing_resources_error, resolve_run_config
+from oprun.definitions.resources.resource import as_resource_definition, mem_io_manager
+from oprun.definitions.jobs.config_schema import missing_resources_error, resolve_run_config
 from oprun.errors import DagsterInvalidDefinitionError
 from oprun.events import EventLogEntry
 from oprun.execution.executors.in_process import InProcessExecutor, retries_enabled_from

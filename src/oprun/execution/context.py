@@ -162,7 +162,7 @@ class OpExecutionContext:
         return set(self._op_def.output_dict)
 
     def add_output_metadata(self, metadata: Mapping[str, Any], output_name: str | None = None, mapping_key: str | None = None) -> None:
-        from oprun.definitions.metadata import normalize_metadata
+        from oprun.definitions.jobs.metadata import normalize_metadata
 
         outputs = self._op_def.output_dict
         if output_name is None:
@@ -333,7 +333,7 @@ class OutputContext:
         return self.get_identifier()
 
     def add_output_metadata(self, metadata: Mapping[str, Any]) -> None:
-        from oprun.definitions.metadata import normalize_metadata
+        from oprun.definitions.jobs.metadata import normalize_metadata
 
         self._added_metadata.update(normalize_metadata(metadata))
 

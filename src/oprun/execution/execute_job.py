@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from oprun.definitions.executor import ExecutorRequirement
-from oprun.definitions.resources import mem_io_manager
-from oprun.definitions.run_config_schema import missing_resources_error, resolve_run_config
+from oprun.definitions.resources.resource import mem_io_manager
+from oprun.definitions.jobs.config_schema import missing_resources_error, resolve_run_config
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvariantViolationError,
@@ -228,7 +228,7 @@ def _check_reused_outputs_exist(job: Any, resource_defs: Mapping[str, Any], reso
     """A re-execution whose parent outputs are gone says which step and output."""
     import os
 
-    from oprun.definitions.resources import fs_io_manager
+    from oprun.definitions.resources.resource import fs_io_manager
 
     op = job.get_op(_handle_of(step_key)).definition
     for name in emitted:

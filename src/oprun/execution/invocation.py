@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from oprun.definitions.io import NO_VALUE
-from oprun.definitions.results import Output
+from oprun.definitions.jobs.io import NO_VALUE
+from oprun.definitions.jobs.results import Output
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidInvocationError, DagsterTypeCheckDidNotPass
 from oprun.execution.context import DirectOpContext, OpExecutionContext, build_op_context
 

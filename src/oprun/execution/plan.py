@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
-from oprun.definitions.dependency import (
+from oprun.definitions.jobs.dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
     MultiDependencyDefinition,

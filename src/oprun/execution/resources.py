@@ -12,7 +12,7 @@ import types
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from oprun.definitions.resources import ResourceDefinition, as_resource_definition
+from oprun.definitions.resources.resource import ResourceDefinition, as_resource_definition
 from oprun.errors import (
     DagsterInvalidConfigError,
     DagsterInvalidDefinitionError,

@@ -7,7 +7,7 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from oprun.definitions.io import DEFAULT_OUTPUT
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT
 from oprun.errors import DagsterInvariantViolationError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EventLogEntry
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from oprun.definitions.io import NO_VALUE
+from oprun.definitions.jobs.io import NO_VALUE
 from oprun.errors import DagsterExecutionInterruptedError
 from oprun.events import DagsterEvent, EngineEventData, EventLogEntry, JobFailureData, SerializableErrorInfo, current_pid
 from oprun.execution.active import ActiveExecution
@@ -152,7 +152,7 @@ class RunContext:
         value = self.resolved_config.node_config(step.handle)
         configured_from = getattr(step.op_def, "configured_from", None)
         if configured_from is not None:
-            from oprun.definitions.configured import _check_against
+            from oprun.definitions.jobs.configured import _check_against
 
             original, to_inner = configured_from
             inner = to_inner(value)

@@ -12,8 +12,8 @@ import time
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
-from oprun.definitions.io import NO_VALUE
-from oprun.definitions.results import AssetMaterialization, AssetObservation, DynamicOutput, ExpectationResult, Output
+from oprun.definitions.jobs.io import NO_VALUE
+from oprun.definitions.jobs.results import AssetMaterialization, AssetObservation, DynamicOutput, ExpectationResult, Output
 from oprun.errors import (
     DagsterExecutionLoadInputError,
     DagsterInvariantViolationError,
@@ -565,7 +565,7 @@ def _failure_outcome(rc: Any, step: ExecutionStep, exc: BaseException, attempt: 
 
 
 def _plain_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
-    from oprun.definitions.metadata import normalize_metadata
+    from oprun.definitions.jobs.metadata import normalize_metadata
 
     return normalize_metadata(metadata)
 

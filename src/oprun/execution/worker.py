@@ -14,7 +14,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from oprun.definitions.run_config_schema import resolve_run_config
+from oprun.definitions.jobs.config_schema import resolve_run_config
 from oprun.errors import DagsterExecutionStepExecutionError
 from oprun.execution.plan import ExecutionStep, StepInput, create_execution_plan
 from oprun.execution.reconstruct import ReconstructableJob

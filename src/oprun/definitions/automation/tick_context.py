@@ -89,7 +89,7 @@ class DecoratedFunction:
     parameters it takes as resources, found once when it is decorated."""
 
     def __init__(self, fn: Callable[..., Any], kind: str, name: str) -> None:
-        from oprun.definitions.op import _is_resource_annotation
+        from oprun.definitions.jobs.op import _is_resource_annotation
 
         self.fn = fn
         self.kind = kind

@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
-from oprun.definitions.io import DEFAULT_OUTPUT, check_valid_name
-from oprun.definitions.metadata import MetadataEntryValue, normalize_metadata
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT, check_valid_name
+from oprun.definitions.jobs.metadata import MetadataEntryValue, normalize_metadata
 from oprun.errors import DagsterInvalidDefinitionError
 
 T = TypeVar("T")

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from oprun.definitions import functions
-from oprun.definitions.io import check_valid_name
+from oprun.definitions.jobs import functions
+from oprun.definitions.jobs.io import check_valid_name
 from oprun.errors import DagsterInvalidDefinitionError
 
 SUCCESS = "success"

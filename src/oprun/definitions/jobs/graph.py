@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from oprun.definitions import composition, functions
-from oprun.definitions.dependency import (
+from oprun.definitions.jobs import composition, functions
+from oprun.definitions.jobs.dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
     InputMapping,
@@ -23,7 +23,7 @@ from oprun.definitions.dependency import (
     NodeInvocation,
     OutputMapping,
 )
-from oprun.definitions.io import (
+from oprun.definitions.jobs.io import (
     DEFAULT_OUTPUT,
     GraphIn,
     GraphOut,
@@ -33,7 +33,7 @@ from oprun.definitions.io import (
     OutputDefinition,
     check_valid_name,
 )
-from oprun.definitions.types import Any_
+from oprun.definitions.jobs.types import Any_
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
 
@@ -169,7 +169,7 @@ class GraphDefinition(composition.InvocableNode):
         run_tags: Mapping[str, Any] | None = None,
         _was_explicitly_provided_resources: bool | None = None,
     ) -> Any:
-        from oprun.definitions.job import JobDefinition
+        from oprun.definitions.jobs.job import JobDefinition
 
         job = JobDefinition(
             graph_def=self,
@@ -207,7 +207,7 @@ class GraphDefinition(composition.InvocableNode):
         )
 
     def configured(self, config_or_config_fn: Any, name: str, config_schema: Any = None, description: str | None = None) -> GraphDefinition:
-        from oprun.definitions.configured import configured_graph
+        from oprun.definitions.jobs.configured import configured_graph
 
         return configured_graph(self, config_or_config_fn, name, config_schema, description)
 

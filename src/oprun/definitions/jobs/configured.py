@@ -125,7 +125,7 @@ def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, descr
     if new_schema is None and op_def.config_schema is not None:
         _check_against(op_def.config_schema, to_inner(None), f"configured op {name} (from {op_def.name})")
     made = copy.copy(op_def)
-    from oprun.definitions.io import check_valid_name
+    from oprun.definitions.jobs.io import check_valid_name
 
     made.name = check_valid_name(name, what="op name")
     made.config_schema = new_schema
@@ -153,7 +153,7 @@ def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any,
         return inner_mapping.resolve_from_validated(processed)
 
     made = copy.copy(graph_def)
-    from oprun.definitions.io import check_valid_name
+    from oprun.definitions.jobs.io import check_valid_name
 
     made.name = check_valid_name(name, what="graph name")
     made.config_mapping = ConfigMapping(config_fn=config_fn, config_schema=new_schema if new_schema is not None else {})

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from oprun.config.types import Field, StringSource
-from oprun.definitions import functions
+from oprun.definitions.jobs import functions
 from oprun.errors import DagsterInvalidDefinitionError
 
 
@@ -44,7 +44,7 @@ class ResourceDefinition:
 
     def configured(self, config_or_config_fn: Any, config_schema: Any = None, description: str | None = None) -> ResourceDefinition:
         """A copy whose config is fixed (or mapped from a new, smaller schema)."""
-        from oprun.definitions.configured import configured_resource
+        from oprun.definitions.jobs.configured import configured_resource
 
         return configured_resource(self, config_or_config_fn, config_schema, description)
 
@@ -300,7 +300,7 @@ mem_io_manager = IOManagerDefinition(lambda _ctx: InMemoryIOManager(), descripti
 
 
 def _make_fs_io_manager(init_context: Any) -> Any:
-    from oprun.definitions.fs_io_manager import PickledObjectFilesystemIOManager
+    from oprun.definitions.resources.fs_io_manager import PickledObjectFilesystemIOManager
 
     base_dir = (init_context.resource_config or {}).get("base_dir")
     if base_dir is None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from oprun.definitions.dependency import MultiDependencyDefinition, NodeInvocation
-from oprun.definitions.graph import GraphDefinition, _upstream_names
+from oprun.definitions.jobs.dependency import MultiDependencyDefinition, NodeInvocation
+from oprun.definitions.jobs.graph import GraphDefinition, _upstream_names
 from oprun.errors import DagsterInvalidSubsetError, did_you_mean
 
 _CLAUSE = re.compile(r"^(\*|\+*)?([A-Za-z0-9_.]+)(\*|\+*)?$")

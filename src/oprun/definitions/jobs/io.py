@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from oprun.definitions.metadata import normalize_metadata
-from oprun.definitions.types import DagsterType, resolve_dagster_type
+from oprun.definitions.jobs.metadata import normalize_metadata
+from oprun.definitions.jobs.types import DagsterType, resolve_dagster_type
 from oprun.errors import DagsterInvalidDefinitionError
 
 DEFAULT_OUTPUT = "result"

@@ -16,8 +16,8 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
-from oprun.definitions import composition, functions
-from oprun.definitions.io import (
+from oprun.definitions.jobs import composition, functions
+from oprun.definitions.jobs.io import (
     DEFAULT_OUTPUT,
     NO_VALUE,
     In,
@@ -26,8 +26,8 @@ from oprun.definitions.io import (
     OutputDefinition,
     check_valid_name,
 )
-from oprun.definitions.policy import RetryPolicy
-from oprun.definitions.types import Any_, Nothing, resolve_dagster_type
+from oprun.definitions.jobs.policy import RetryPolicy
+from oprun.definitions.jobs.types import Any_, Nothing, resolve_dagster_type
 from oprun.errors import DagsterInvalidDefinitionError
 
 T = TypeVar("T")
@@ -161,7 +161,7 @@ class OpDefinition(composition.InvocableNode):
         return self.config_schema is not None
 
     def configured(self, config_or_config_fn: Any, name: str, config_schema: Any = None, description: str | None = None) -> OpDefinition:
-        from oprun.definitions.configured import configured_op
+        from oprun.definitions.jobs.configured import configured_op
 
         return configured_op(self, config_or_config_fn, name, config_schema, description)
 

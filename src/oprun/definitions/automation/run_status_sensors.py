@@ -15,16 +15,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from oprun.definitions.graph import GraphDefinition
-from oprun.definitions.job import JobDefinition
-from oprun.definitions.run_request import RunRequest, SkipReason
-from oprun.definitions.sensors import (
+from oprun.definitions.jobs.graph import GraphDefinition
+from oprun.definitions.jobs.job import JobDefinition
+from oprun.definitions.automation.run_request import RunRequest, SkipReason
+from oprun.definitions.automation.sensors import (
     DefaultSensorStatus,
     SensorDefinition,
     SensorEvaluationContext,
     SensorResult,
 )
-from oprun.definitions.tick_context import DecoratedFunction, TickContext
+from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,

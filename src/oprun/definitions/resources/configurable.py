@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any, ClassVar
 
 from oprun.config.pythonic import Config
-from oprun.definitions.resources import IOManager, IOManagerDefinition, ResourceDefinition
+from oprun.definitions.resources.resource import IOManager, IOManagerDefinition, ResourceDefinition
 
 
 class ConfigurableResourceFactory(Config):

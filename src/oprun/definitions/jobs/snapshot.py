@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from oprun.definitions.dependency import (
+from oprun.definitions.jobs.dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
     MultiDependencyDefinition,

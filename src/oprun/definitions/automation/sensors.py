@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
-from oprun.definitions.graph import GraphDefinition
-from oprun.definitions.io import check_valid_name
-from oprun.definitions.job import JobDefinition
-from oprun.definitions.metadata import normalize_metadata
-from oprun.definitions.run_request import RunRequest, SkipReason, normalize_tags
-from oprun.definitions.tick_context import DecoratedFunction, TickContext
+from oprun.definitions.jobs.graph import GraphDefinition
+from oprun.definitions.jobs.io import check_valid_name
+from oprun.definitions.jobs.job import JobDefinition
+from oprun.definitions.jobs.metadata import normalize_metadata
+from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
+from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,

@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from oprun.definitions.dependency import (
+from oprun.definitions.jobs.dependency import (
     DependencyDefinition,
     DynamicCollectDependencyDefinition,
     InputMapping,
@@ -20,7 +20,7 @@ from oprun.definitions.dependency import (
     NodeInvocation,
     OutputMapping,
 )
-from oprun.definitions.io import DEFAULT_OUTPUT, check_valid_name
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT, check_valid_name
 from oprun.errors import DagsterInvalidDefinitionError, did_you_mean
 
 _STACK: list[CompositionContext] = []

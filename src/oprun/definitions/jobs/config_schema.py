@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 from oprun.config.types import Field, Shape, as_field
 from oprun.config.validate import validate_config
-from oprun.definitions.dependency import MultiDependencyDefinition
+from oprun.definitions.jobs.dependency import MultiDependencyDefinition
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, did_you_mean
 
 _ANY_OPTIONAL: Field | None = None

@@ -14,7 +14,7 @@ import pickle
 import tempfile
 from typing import Any
 
-from oprun.definitions.resources import IOManager
+from oprun.definitions.resources.resource import IOManager
 from oprun.errors import DagsterInvariantViolationError
 
 

@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import Any
 
-from oprun.definitions import composition, functions
+from oprun.definitions.jobs import composition, functions
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def, multi_or_in_process_executor
-from oprun.definitions.graph import GraphDefinition, composition_input_names
-from oprun.definitions.hooks import HookDefinition, check_hooks
+from oprun.definitions.jobs.graph import GraphDefinition, composition_input_names
+from oprun.definitions.jobs.hooks import HookDefinition, check_hooks
 from oprun.definitions.logger import LoggerDefinition, default_loggers
-from oprun.definitions.metadata import normalize_metadata
-from oprun.definitions.policy import RetryPolicy
-from oprun.definitions.resources import ResourceDefinition, coerce_resource_defs, fs_io_manager
+from oprun.definitions.jobs.metadata import normalize_metadata
+from oprun.definitions.jobs.policy import RetryPolicy
+from oprun.definitions.resources.resource import ResourceDefinition, coerce_resource_defs, fs_io_manager
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
 
@@ -80,7 +80,7 @@ class JobDefinition:
         self._config_arg = config
         self._partitions_def_arg = partitions_def
 
-        from oprun.definitions.run_config_schema import check_job
+        from oprun.definitions.jobs.config_schema import check_job
 
         check_job(self)
 
@@ -114,19 +114,19 @@ class JobDefinition:
     @cached_property
     def run_config_schema(self) -> Any:
         """The config type of this job's whole run config document."""
-        from oprun.definitions.run_config_schema import build_run_config_schema
+        from oprun.definitions.jobs.config_schema import build_run_config_schema
 
         return build_run_config_schema(self)
 
     @cached_property
     def config_schema_snapshot(self) -> Any:
-        from oprun.definitions.run_config_schema import outer_config_schema
+        from oprun.definitions.jobs.config_schema import outer_config_schema
 
         return outer_config_schema(self)
 
     def get_snapshot(self) -> dict[str, Any]:
         """The job's structure as plain data, stored with each run."""
-        from oprun.definitions.snapshot import job_snapshot
+        from oprun.definitions.jobs.snapshot import job_snapshot
 
         return job_snapshot(self)
 
@@ -185,7 +185,7 @@ class JobDefinition:
         """This job restricted to the selected ops (Dagster's selection syntax)."""
         if not op_selection:
             return self
-        from oprun.definitions.selection import subset_graph
+        from oprun.definitions.jobs.selection import subset_graph
 
         parent = self.parent_job
         subset = subset_graph(parent.graph, list(op_selection), parent.name)
@@ -297,7 +297,7 @@ def _partitions_module() -> Any:
     import importlib
 
     try:
-        return importlib.import_module("oprun.definitions.partitions")
+        return importlib.import_module("oprun.definitions.automation.partitions")
     except ImportError:
         return None
 

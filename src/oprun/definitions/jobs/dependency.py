@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
-from oprun.definitions.io import DEFAULT_OUTPUT
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT
 
 
 class DependencyDefinition(NamedTuple):
