@@ -79,8 +79,9 @@ def test_a_local_cluster_is_started_and_closed(instance):
 def test_missing_extra_says_what_to_install(tmp_path):
     code = (
         "import sys; sys.modules['distributed'] = None\n"
-        "from oprun.definitions.dask_executor import _create\n"
-        "try:\n    _create(None)\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "import oprun.execution.executors\n"
+        "from oprun.definitions.dask_executor import dask_executor\n"
+        "try:\n    dask_executor.executor_creation_fn(None)\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "DagsterImportError" in out.stdout and "pip install 'oprun[dask]'" in out.stdout

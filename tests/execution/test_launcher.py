@@ -69,7 +69,8 @@ def test_terminate_kills_steps_that_ignore_sigterm(instance, tmp_path, monkeypat
 
 
 def test_a_killed_run_process_leaves_complete_events_and_can_be_reexecuted(instance, monkeypatch):
-    from oprun.execution.execute_job import ReexecutionOptions, execute_job
+    from oprun.execution.execute_job import execute_job
+    from oprun.execution.reexecution import ReexecutionOptions
 
     run = _record(instance, launch_jobs.crashes_its_run_worker)
     launcher = instance.run_launcher

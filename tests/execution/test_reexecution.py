@@ -6,7 +6,8 @@ import shutil
 import pytest
 
 from oprun import DagsterInvariantViolationError, DagsterRunStatus, instance_for_test
-from oprun.execution.execute_job import ReexecutionOptions, execute_job
+from oprun.execution.execute_job import execute_job
+from oprun.execution.reexecution import ReexecutionOptions
 from oprun.execution.reconstruct import reconstructable
 
 from tests.fixtures import reexec_jobs

@@ -1,25 +1,12 @@
 """`dask_executor`: the definition of the executor that runs each step as a Dask
 task (config schema and requirements). The engine, which imports `distributed`,
-lives in `oprun.execution.executors.dask` and loads only when a run uses it."""
+lives in `oprun.execution.executors.dask` and loads only when a run uses it
+(a missing `distributed` says which extra to install)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from oprun.config.types import Field, Noneable, Selector, Shape, StringSource
-from oprun.definitions.executor import ExecutorDefinition, multiple_process_executor_requirements
-
-
-def _create(init_context: Any) -> Any:
-    from oprun.errors import DagsterImportError
-
-    try:
-        from oprun.execution.executors.dask import create_dask_executor
-    except ImportError as exc:
-        raise DagsterImportError(
-            "The Dask executor needs the `distributed` package: pip install 'oprun[dask]'"
-        ) from exc
-    return create_dask_executor(init_context)
+from oprun.definitions.executor import BuiltinEngine, ExecutorDefinition, multiple_process_executor_requirements
 
 
 DASK_CONFIG = {
@@ -48,6 +35,6 @@ dask_executor = ExecutorDefinition(
     "dask",
     DASK_CONFIG,
     multiple_process_executor_requirements(),
-    _create,
+    BuiltinEngine("dask"),
     "Runs each step as a task on a Dask cluster (distributed); outputs pass through a persistent IO manager.",
 )

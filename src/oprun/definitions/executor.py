@@ -1,19 +1,20 @@
 """Executor definitions: which executor a job uses and its config schema.
 
 `in_process_executor`, `multiprocess_executor` and `multi_or_in_process_executor`
-(every job's default) are definitions only; their engines live in
-`oprun.execution.executors` and are imported when a run starts.
+(every job's default) are definitions only. Their engines live in the execution
+layer, which definitions never import: each built-in's creation function is a
+`BuiltinEngine`, which `oprun.execution.executors` fills in when it loads (every
+run loads it before it creates its executor).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Sequence
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 from oprun.config.types import Array, Field, Noneable, Permissive, Selector, Shape
-from oprun.errors import DagsterInvalidDefinitionError
+from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 
 
 class ExecutorRequirement(Enum):
@@ -76,12 +77,32 @@ def executor(
     return wrap
 
 
-def _lazy(module: str, attr: str) -> Callable[[Any], Any]:
-    def create(init_context: Any) -> Any:
-        return getattr(importlib.import_module(module), attr)(init_context)
+class BuiltinEngine:
+    """The creation function of a built-in executor, by name; the execution layer
+    registers the engine behind each name (definitions describe executors, they
+    do not import the engines)."""
 
-    create.__name__ = attr
-    return create
+    _engines: ClassVar[dict[str, Callable[[Any], Any]]] = {}
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = f"create_{name}_executor"
+
+    @classmethod
+    def register(cls, name: str, create: Callable[[Any], Any]) -> None:
+        cls._engines[name] = create
+
+    def __call__(self, init_context: Any) -> Any:
+        create = self._engines.get(self.name)
+        if create is None:
+            raise DagsterInvariantViolationError(
+                f"The engine of the built-in '{self.name}' executor is not loaded: executors are created "
+                "when a run starts (to create one by hand, import oprun.execution.executors first)."
+            )
+        return create(init_context)
+
+    def __repr__(self) -> str:
+        return f"<BuiltinEngine {self.name}>"
 
 
 _RETRIES = Field(
@@ -119,7 +140,7 @@ in_process_executor = ExecutorDefinition(
     "in_process",
     IN_PROCESS_CONFIG,
     [],
-    _lazy("oprun.execution.executors.in_process", "create_in_process_executor"),
+    BuiltinEngine("in_process"),
     "Runs every step in the run's own process, one after another.",
 )
 
@@ -127,7 +148,7 @@ multiprocess_executor = ExecutorDefinition(
     "multiprocess",
     MULTIPROCESS_CONFIG,
     multiple_process_executor_requirements(),
-    _lazy("oprun.execution.executors.multiprocess", "create_multiprocess_executor"),
+    BuiltinEngine("multiprocess"),
     "Runs steps in a pool of warm worker processes, independent steps in parallel.",
 )
 
@@ -149,7 +170,7 @@ multi_or_in_process_executor = ExecutorDefinition(
         is_required=False,
     ),
     _multi_or_in_process_requirements,
-    _lazy("oprun.execution.executors.multi_or_in_process", "create_multi_or_in_process_executor"),
+    BuiltinEngine("multi_or_in_process"),
     "Multiprocess when launched, in process under execute_in_process (every job's default).",
 )
 

@@ -7,10 +7,14 @@ run's outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oprun.events import DagsterEvent, HookErroredData, SerializableErrorInfo, current_pid
+from oprun.events import DagsterEvent, DagsterEventType, HookErroredData, SerializableErrorInfo, current_pid
 from oprun.execution.resources import Resources
+
+if TYPE_CHECKING:
+    from oprun.execution.plan import ExecutionStep
+    from oprun.execution.run import RunContext
 
 
 class HookContext:
@@ -80,12 +84,12 @@ def build_hook_context(
     )
 
 
-def run_step_hooks(rc: Any, step: Any, op_context: Any, succeeded: bool, exc: BaseException | None) -> None:
+def run_step_hooks(rc: RunContext, step: ExecutionStep, succeeded: bool, exc: BaseException | None) -> None:
     outputs = rc.outputs_of_step(step.key)
     for hook in sorted(step.hook_defs, key=lambda h: h.name):
         if not hook.should_fire(succeeded):
             rc.emit(DagsterEvent(
-                "HOOK_SKIPPED", rc.job_name, step.key, step.handle, None,
+                DagsterEventType.HOOK_SKIPPED.value, rc.job_name, step.key, step.handle, None,
                 f'Skipped the execution of hook "{hook.name}". It did not meet its triggering condition '
                 f'during the execution of "{step.node_name}".', current_pid(),
             ))
@@ -94,20 +98,20 @@ def run_step_hooks(rc: Any, step: Any, op_context: Any, succeeded: bool, exc: Ba
             job_name=rc.job_name, run_id=rc.run_id, hook_def=hook, op=_OpHandle(step.node_name, step.op_def),
             step_key=step.key, log=rc.log_for_step(step.key),
             resources=Resources({k: rc.resource(k) for k in hook.required_resource_keys if rc.has_resource(k)}, hook.required_resource_keys),
-            op_config=op_context.op_config, op_exception=exc if not succeeded else None,
+            op_config=rc.op_config(step), op_exception=exc if not succeeded else None,
             op_output_values=outputs, instance=rc.instance,
         )
         try:
             hook.hook_fn(context)
         except Exception as hook_exc:  # noqa: BLE001 - a hook never fails the step or the run
             rc.emit(DagsterEvent(
-                "HOOK_ERRORED", rc.job_name, step.key, step.handle,
+                DagsterEventType.HOOK_ERRORED.value, rc.job_name, step.key, step.handle,
                 HookErroredData(SerializableErrorInfo.from_exception(hook_exc)),
                 f'Error occurred during the execution of hook "{hook.name}" triggered for op "{step.node_name}": '
                 f"{type(hook_exc).__name__}: {hook_exc}", current_pid(),
             ))
             continue
         rc.emit(DagsterEvent(
-            "HOOK_COMPLETED", rc.job_name, step.key, step.handle, None,
+            DagsterEventType.HOOK_COMPLETED.value, rc.job_name, step.key, step.handle, None,
             f'Finished the execution of hook "{hook.name}" triggered for "{step.node_name}".', current_pid(),
         ))

@@ -111,6 +111,13 @@ class ExecutionStep:
         except (TypeError, ValueError):
             self.priority = 0
 
+    def with_inputs(self, inputs: tuple[StepInput, ...]) -> ExecutionStep:
+        """The same step with its inputs made concrete (see ActiveExecution.concrete_step)."""
+        return ExecutionStep(
+            self.key, self.handle, self.node, inputs, self.tags, self.hook_defs, self.retry_policy,
+            self.mapped_over, self.mapping_key, self.template_key,
+        )
+
     @property
     def is_template(self) -> bool:
         return self.mapped_over is not None and self.mapping_key is None

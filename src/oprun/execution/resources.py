@@ -21,7 +21,7 @@ from oprun.errors import (
     DagsterUnknownResourceError,
     did_you_mean,
 )
-from oprun.events import EngineEventData, SerializableErrorInfo
+from oprun.events import DagsterEventType, EngineEventData, SerializableErrorInfo
 
 
 class Resources:
@@ -138,7 +138,7 @@ def initialize_resources(
     run_id: str | None = None,
     log: Any = None,
     dagster_run: Any = None,
-    emit: Callable[[str, str, Any], None] | None = None,
+    emit: Callable[[DagsterEventType, str, Any], None] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Build the wanted resources (and what they need); tear them down on exit.
 
@@ -149,7 +149,7 @@ def initialize_resources(
     order = resource_order(resource_defs, wanted)
     names = f"[{', '.join(order)}]"
     if emit is not None and order:
-        emit("RESOURCE_INIT_STARTED", f"Starting initialization of resources {names}.", EngineEventData({}))
+        emit(DagsterEventType.RESOURCE_INIT_STARTED, f"Starting initialization of resources {names}.", EngineEventData({}))
     timings: dict[str, str] = {}
     with contextlib.ExitStack() as stack:
         for key in order:
@@ -165,7 +165,7 @@ def initialize_resources(
             except Exception as exc:
                 if emit is not None:
                     emit(
-                        "RESOURCE_INIT_FAILURE", f"Initialization of resources {names} failed.",
+                        DagsterEventType.RESOURCE_INIT_FAILURE, f"Initialization of resources {names} failed.",
                         EngineEventData({}, SerializableErrorInfo.from_exception(exc)),
                     )
                 if isinstance(exc, DagsterResourceFunctionError):
@@ -175,7 +175,7 @@ def initialize_resources(
                 ) from exc
             timings[key] = f"{(time.perf_counter() - started) * 1000:.2f}ms"
         if emit is not None and order:
-            emit("RESOURCE_INIT_SUCCESS", f"Finished initialization of resources {names}.", EngineEventData(timings))
+            emit(DagsterEventType.RESOURCE_INIT_SUCCESS, f"Finished initialization of resources {names}.", EngineEventData(timings))
         yield built
 
 

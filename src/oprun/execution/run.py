@@ -1,6 +1,6 @@
 """Running a whole run: `RunContext`, the one internal context of a run, and
-`execute_run`, which starts the run, builds its resources, hands its steps to an
-executor, tears the resources down, and records the terminal event last.
+`execute_run`, which starts a prepared run, builds its resources, hands its steps
+to an executor, tears the resources down, and records the terminal event last.
 """
 
 from __future__ import annotations
@@ -9,76 +9,106 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from oprun.definitions.jobs.io import NO_VALUE
-from oprun.errors import DagsterExecutionInterruptedError
-from oprun.events import DagsterEvent, EngineEventData, EventLogEntry, JobFailureData, SerializableErrorInfo, current_pid
+from oprun.errors import DagsterExecutionInterruptedError, DagsterInvariantViolationError, DagsterUnknownResourceError
+from oprun.events import (
+    DagsterEvent,
+    DagsterEventType,
+    EngineEventData,
+    EventLogEntry,
+    JobFailureData,
+    SerializableErrorInfo,
+    current_pid,
+)
 from oprun.execution.active import ActiveExecution
 from oprun.execution.context import OpExecutionContext
-from oprun.execution.resources import Resources
+from oprun.execution.executors.base import Executor
 from oprun.execution.logs import ERROR, WARNING, RunLogManager, set_current_step
 from oprun.execution.plan import ExecutionPlan, ExecutionStep, FromStepOutput
+from oprun.execution.prepare import PreparedRun
+from oprun.execution.resources import Resources, initialize_resources
+
+E = DagsterEventType
 
 # Events after which the batch of entries is written to the instance, so that a
 # crash loses nothing before the last step boundary.
-RUN_BOUNDARIES = frozenset({"RUN_START", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"})
-FLUSH_AFTER = frozenset(
-    {
-        "STEP_START", "STEP_SUCCESS", "STEP_FAILURE", "STEP_SKIPPED", "STEP_UP_FOR_RETRY",
-        "RUN_START", "RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED", "ENGINE_EVENT",
-    }
+RUN_BOUNDARIES = frozenset(k.value for k in (E.RUN_START, E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED))
+FLUSH_AFTER = RUN_BOUNDARIES | frozenset(
+    k.value for k in (E.STEP_START, E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_SKIPPED, E.STEP_UP_FOR_RETRY, E.ENGINE_EVENT)
 )
 
 
+class InstanceSink:
+    """Where a run's entries go: to the instance, in batches. A persistent instance
+    gets each step boundary as it happens (nothing lost on a crash); an in-memory
+    one only needs the run's boundaries. `keep` collects every entry (the result of
+    execute_in_process); `listener` sees each one (the CLI's progress display)."""
+
+    def __init__(self, instance: Any, keep: list[EventLogEntry] | None = None, listener: Callable[[EventLogEntry], None] | None = None) -> None:
+        self._instance = instance
+        self._keep = keep
+        self._listener = listener
+        self._batch: list[EventLogEntry] = []
+        self._flush_after = RUN_BOUNDARIES if instance.is_ephemeral else FLUSH_AFTER
+
+    def __call__(self, entry: EventLogEntry) -> None:
+        if self._keep is not None:
+            self._keep.append(entry)
+        if self._listener is not None:
+            self._listener(entry)
+        self._batch.append(entry)
+        event = entry.dagster_event
+        if event is not None and event.event_type_value in self._flush_after:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._batch:
+            self._instance.handle_new_events(self._batch)
+            self._batch.clear()
+
+
 class RunContext:
-    """Everything one run's steps need; the executor and `execute_step` use it."""
+    """Everything one run's steps need, in the process that runs them (the run's
+    own, or a step worker): the prepared run, its instance, its log manager and
+    the resources built for it. `execute_step` and the executors use it."""
 
     def __init__(
         self,
-        *,
-        job: Any,
-        run: Any,
-        plan: ExecutionPlan,
-        resolved_config: Any,
+        prepared: PreparedRun,
         instance: Any,
         log_manager: RunLogManager,
         resources: Mapping[str, Any],
-        active: ActiveExecution,
+        *,
         retries_enabled: bool = True,
-        raise_on_error: bool = False,
         output_capture: dict[tuple[str, str, str | None], Any] | None = None,
-        capture_only_managers: frozenset[str] = frozenset(),
-        partition_key: str | None = None,
-        parent_run_id: str | None = None,
-        entries: list[EventLogEntry] | None = None,
         catch_interrupts: bool = False,
-        reconstructable_job: Any = None,
     ) -> None:
-        self.job = job
-        self.job_name = job.name
-        self.run = run
-        self.run_id = run.run_id
-        self.plan = plan
-        self.resolved_config = resolved_config
+        self.prepared = prepared
+        self.job = prepared.job
+        self.job_name = prepared.job.name
+        self.run = prepared.run
+        self.run_id = prepared.run.run_id
+        self.plan: ExecutionPlan = prepared.plan
+        self.resolved_config = prepared.resolved
         self.instance = instance
         self.log_manager = log_manager
         self._resources = dict(resources)
-        self.active = active
         self.retries_enabled = retries_enabled
-        self.raise_on_error = raise_on_error
         self.output_capture = output_capture if output_capture is not None else {}
-        self.capture_only_managers = capture_only_managers
-        self.partition_key = partition_key
-        self.parent_run_id = parent_run_id
+        self.capture_only_managers = prepared.capture_only_managers
+        self.partition_key = prepared.run.partition_key
+        self.parent_run_id = prepared.run.parent_run_id
+        self.reused_steps = prepared.reused_steps
+        self.reconstructable_job = prepared.reconstructable
         self.catch_interrupts = catch_interrupts
-        self.reconstructable_job = reconstructable_job
         # Step stdout/stderr go to files only for runs a persistent instance keeps.
         self.compute_logs_directory: str | None = (
             instance.compute_logs_directory() if instance is not None and not instance.is_ephemeral else None
         )
+        # A worker process's own output is its step's output: it swaps file
+        # descriptors; the run process swaps Python's streams.
         self.capture_fds = False
-        self.attempts: dict[str, int] = {}
         self._step_resources: dict[int, Resources] = {}
-        self._run_tags = {k: str(v) for k, v in run.tags.items()}
-        self.entries = entries
+        self._run_tags = {k: str(v) for k, v in prepared.run.tags.items()}
         self._outputs_by_step: dict[str, dict[str, Any]] = {}
 
     # -- events --
@@ -95,30 +125,18 @@ class RunContext:
     def set_current_step(self, step_key: str | None) -> None:
         set_current_step(step_key)
 
-    # -- plan and state --
+    # -- plan --
 
     def plan_step(self, key: str) -> ExecutionStep | None:
         """A step by key; a mapped step's key (`op[k]`) falls back to its template."""
-        step = self.active._steps.get(key)  # noqa: SLF001 - the run owns its active execution
-        if step is None:
-            step = self.plan.steps.get(key)
+        step = self.plan.steps.get(key)
         if step is None and key.endswith("]"):
             step = self.plan.steps.get(key[: key.index("[")] + "[?]")
         return step
 
-    def concrete_inputs(self, step: ExecutionStep) -> Any:
-        return self.active.concrete_inputs(step)
-
-    def output_available(self, source: FromStepOutput) -> bool:
-        return self.active.output_available(source)
-
     def output_run_id(self, step_key: str) -> str:
-        """The run whose storage holds a step's outputs (the parent, when re-executing)."""
-        if self.parent_run_id is not None and step_key in self.reused_steps:
-            return self.reused_steps[step_key]
-        return self.run_id
-
-    reused_steps: dict[str, str] = {}
+        """The run whose storage holds a step's outputs (an ancestor, when re-executing)."""
+        return self.reused_steps.get(step_key, self.run_id) if self.reused_steps else self.run_id
 
     # -- contexts, resources, outputs --
 
@@ -149,22 +167,13 @@ class RunContext:
         )
 
     def op_config(self, step: ExecutionStep) -> Any:
-        value = self.resolved_config.node_config(step.handle)
-        configured_from = getattr(step.op_def, "configured_from", None)
-        if configured_from is not None:
-            from oprun.definitions.jobs.configured import _check_against
-
-            original, to_inner = configured_from
-            inner = to_inner(value)
-            value = _check_against(original.config_schema, inner, f"op {step.handle}") if original.config_schema is not None else inner
-        return value
+        """The op's config, resolved and validated when the run was prepared."""
+        return self.prepared.op_configs.get(step.handle)
 
     def resource(self, key: str) -> Any:
         try:
             return self._resources[key]
         except KeyError:
-            from oprun.errors import DagsterUnknownResourceError
-
             raise DagsterUnknownResourceError(key, sorted(self._resources)) from None
 
     def has_resource(self, key: str) -> bool:
@@ -174,7 +183,8 @@ class RunContext:
         step = self.plan_step(source.step_key)
         if step is None:
             return "io_manager"
-        return step.op_def.output_dict[source.output_name].io_manager_key
+        key: str = step.op_def.output_dict[source.output_name].io_manager_key
+        return key
 
     def stores_output(self, manager_key: str) -> bool:
         return manager_key not in self.capture_only_managers
@@ -206,69 +216,62 @@ class RunContext:
         if name in inputs:
             loader = self.job.graph.input_dict[name].dagster_type.loader
             return loader.load(None, inputs[name]) if loader is not None else inputs[name]
-        from oprun.errors import DagsterInvariantViolationError
-
         raise DagsterInvariantViolationError(
             f"Job '{self.job_name}' has a top-level input '{name}' with no value: pass input_values={{'{name}': ...}} "
             f"or set run config inputs.{name}."
         )
 
 
-def _event(rc_or_job: str, kind: str, message: str, data: Any = None) -> DagsterEvent:
-    return DagsterEvent(kind, rc_or_job, None, None, data, message, current_pid())
+def engine_event(job_name: str, kind: DagsterEventType, message: str, data: Any = None) -> DagsterEvent:
+    """A run-level event (no step)."""
+    return DagsterEvent(kind.value, job_name, None, None, data, message, current_pid())
+
+
+def build_run_resources(prepared: PreparedRun, instance: Any, log_manager: RunLogManager, wanted: set[str]) -> Any:
+    """A context manager building the wanted resources of a prepared run (and what
+    they need), reporting RESOURCE_INIT_* events; used by the run process and by
+    each step worker."""
+    job_name = prepared.job.name
+    return initialize_resources(
+        prepared.resource_defs, wanted, {k: prepared.resolved.resource_config(k) for k in prepared.resource_defs},
+        instance, prepared.run.run_id, log_manager.for_step(None), prepared.run,
+        emit=lambda kind, message, data: log_manager.emit(engine_event(job_name, kind, message, data)),
+    )
 
 
 def execute_run(
-    *,
-    job: Any,
-    run: Any,
-    plan: ExecutionPlan,
-    resolved_config: Any,
+    prepared: PreparedRun,
     instance: Any,
-    executor: Any,
-    resource_defs: Mapping[str, Any],
+    executor: Executor,
     sink: Callable[[EventLogEntry], None],
+    *,
     raise_on_error: bool = False,
     output_capture: dict[Any, Any] | None = None,
-    capture_only_managers: frozenset[str] = frozenset(),
-    partition_key: str | None = None,
-    already_done: Mapping[str, Any] | None = None,
-    reused_steps: Mapping[str, str] | None = None,
-    parent_run_id: str | None = None,
-    reconstructable_job: Any = None,
 ) -> tuple[bool, BaseException | None]:
-    """Run every step; returns (success, the first user error when raise_on_error)."""
-    from oprun.execution.resources import initialize_resources
-
-    loggers = build_loggers(job, resolved_config, run.run_id)
-    log_manager = RunLogManager(run.run_id, job.name, loggers, sink)
-    active = ActiveExecution(plan, already_done)
-    first_error: BaseException | None = None
-    failure_reason = None
+    """Run every step; returns (success, the first step error or run error)."""
+    job = prepared.job
+    loggers = build_loggers(job, prepared.resolved, prepared.run.run_id)
+    log_manager = RunLogManager(prepared.run.run_id, job.name, loggers, sink)
+    active = ActiveExecution(
+        prepared.plan, log_manager, retries_enabled=executor.retries_enabled,
+        stop_on_failure=raise_on_error, already_done=prepared.already_done,
+    )
     error_info = None
+    failure_reason = None
+    run_error: BaseException | None = None
     canceled = False
     with log_manager:
-        log_manager.emit(_event(job.name, "RUN_START", f'Started execution of run for "{job.name}".'))
+        log_manager.emit(engine_event(job.name, E.RUN_START, f'Started execution of run for "{job.name}".'))
         # Executors that run steps elsewhere build resources in their workers.
-        wanted = _resources_wanted(plan) if getattr(executor, "runs_steps_in_process", True) else set()
+        wanted = resources_wanted(prepared.plan) if executor.runs_steps_in_process else set()
         try:
-            with initialize_resources(
-                resource_defs, wanted, {k: resolved_config.resource_config(k) for k in resource_defs},
-                instance, run.run_id, log_manager.for_step(None), run,
-                emit=lambda kind, message, data: log_manager.emit(_event(job.name, kind, message, data)),
-            ) as built:
+            with build_run_resources(prepared, instance, log_manager, wanted) as built:
                 rc = RunContext(
-                    job=job, run=run, plan=plan, resolved_config=resolved_config, instance=instance,
-                    log_manager=log_manager, resources=built, active=active,
-                    retries_enabled=executor.retries_enabled, raise_on_error=raise_on_error,
-                    output_capture=output_capture, capture_only_managers=capture_only_managers,
-                    partition_key=partition_key, parent_run_id=parent_run_id,
-                    reconstructable_job=reconstructable_job,
+                    prepared, instance, log_manager, built,
+                    retries_enabled=executor.retries_enabled, output_capture=output_capture,
                 )
-                if reused_steps:
-                    rc.reused_steps = dict(reused_steps)
-                first_error = executor.execute(rc, active)
-                _log_abandoned(rc, active)
+                executor.execute(rc, active)
+                _log_abandoned(log_manager, active)
         except (KeyboardInterrupt, DagsterExecutionInterruptedError):
             # Canceled (SIGTERM from the run launcher, or Ctrl-C): steps still
             # unfinished are abandoned and the run ends CANCELED.
@@ -279,30 +282,27 @@ def execute_run(
         except Exception as exc:  # noqa: BLE001 - a run-level failure is recorded, then re-raised if asked
             error_info = SerializableErrorInfo.from_exception(exc)
             failure_reason = "JOB_INITIALIZATION_FAILURE" if not active.status else "RUN_EXCEPTION"
-            log_manager.emit(_event(
-                job.name, "ENGINE_EVENT",
-                f"An error occurred while running the job: {type(exc).__name__}: {exc}",
+            log_manager.emit(engine_event(
+                job.name, E.ENGINE_EVENT, f"An error occurred while running the job: {type(exc).__name__}: {exc}",
                 EngineEventData({}, error_info),
             ))
-            if first_error is None:
-                first_error = exc
+            run_error = exc
         failed = active.failed_steps()
         success = not canceled and error_info is None and not failed and not active.abandoned_steps()
         if canceled:
-            log_manager.emit(_event(job.name, "RUN_CANCELED", f'Execution of run for "{job.name}" was canceled.'))
+            log_manager.emit(engine_event(job.name, E.RUN_CANCELED, f'Execution of run for "{job.name}" was canceled.'))
         elif success:
-            log_manager.emit(_event(job.name, "RUN_SUCCESS", f'Finished execution of run for "{job.name}".'))
+            log_manager.emit(engine_event(job.name, E.RUN_SUCCESS, f'Finished execution of run for "{job.name}".'))
         else:
-            reason = failure_reason or "STEP_FAILURE"
             detail = f" Steps failed: {failed}." if failed else ""
-            log_manager.emit(_event(
-                job.name, "RUN_FAILURE", f'Execution of run for "{job.name}" failed.{detail}',
-                JobFailureData(error_info, reason),
+            log_manager.emit(engine_event(
+                job.name, E.RUN_FAILURE, f'Execution of run for "{job.name}" failed.{detail}',
+                JobFailureData(error_info, failure_reason or "STEP_FAILURE"),
             ))
-    return success, first_error
+    return success, active.first_error if active.first_error is not None else run_error
 
 
-def _resources_wanted(plan: ExecutionPlan) -> set[str]:
+def resources_wanted(plan: ExecutionPlan) -> set[str]:
     """Only what the run's steps need: the selected ops, their IO managers and hooks."""
     wanted: set[str] = set()
     for step in plan.steps.values():
@@ -318,11 +318,11 @@ def _resources_wanted(plan: ExecutionPlan) -> set[str]:
     return wanted
 
 
-def _log_abandoned(rc: RunContext, active: ActiveExecution) -> None:
+def _log_abandoned(log_manager: RunLogManager, active: ActiveExecution) -> None:
     for key, failed in active.abandon_reasons.items():
         if key.endswith("[?]"):
             continue
-        rc.log_message(ERROR, f"Dependencies for step {key} failed: {failed}. Not executing.", key)
+        log_manager.log_message(ERROR, f"Dependencies for step {key} failed: {failed}. Not executing.", key)
 
 
 def build_loggers(job: Any, resolved_config: Any, run_id: str) -> list[Any]:

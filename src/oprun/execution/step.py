@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from oprun.definitions.jobs.io import NO_VALUE
 from oprun.definitions.jobs.results import AssetMaterialization, AssetObservation, DynamicOutput, ExpectationResult, Output
@@ -24,6 +24,7 @@ from oprun.errors import (
 )
 from oprun.events import (
     DagsterEvent,
+    DagsterEventType,
     HandledOutputData,
     LoadedInputData,
     LogsCapturedData,
@@ -40,8 +41,8 @@ from oprun.events import (
     UserFailureData,
     current_pid,
 )
+from oprun.execution.active import StepOutcome, retry_delay
 from oprun.execution.context import InputContext, OpExecutionContext, OutputContext
-from oprun.execution.resources import Resources
 from oprun.execution.plan import (
     ExecutionStep,
     FromGraphInput,
@@ -50,22 +51,21 @@ from oprun.execution.plan import (
     FromUnconnected,
 )
 
+if TYPE_CHECKING:
+    from oprun.execution.run import RunContext
 
-class StepOutcome(NamedTuple):
-    status: str  # "success", "failure", "retry", "skipped"
-    emitted: dict[str, list[str] | None]
-    error: BaseException | None = None
-    seconds_to_wait: float | None = None
+E = DagsterEventType
 
 
-class _StepFailed(Exception):
-    """Internal: a framework-detected failure (type check, missing output) in a step."""
+class _FrameworkError(Exception):
+    """Internal: a failure oprun detects in a step (a bad return, a missing
+    output), recorded as a FRAMEWORK_ERROR rather than a user code error."""
 
 
-def _event(rc: Any, kind: str, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
+def _event(rc: RunContext, kind: DagsterEventType, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
     # The tuple is built directly (every field given), skipping NamedTuple's
     # Python-level __new__: this runs several times per step.
-    rc.log_manager.emit(_new_tuple(DagsterEvent, (kind, rc.job_name, step.key, step.handle, data, message, current_pid())))
+    rc.log_manager.emit(_new_tuple(DagsterEvent, (kind.value, rc.job_name, step.key, step.handle, data, message, current_pid())))
 
 
 _new_tuple = tuple.__new__
@@ -74,7 +74,7 @@ _new_tuple = tuple.__new__
 # --- the step loop -----------------------------------------------------------------------
 
 
-def run_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
+def run_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
     """`execute_step`, with the step's stdout and stderr captured when the run has
     a compute log directory (runs on a persistent instance)."""
     directory = rc.compute_logs_directory
@@ -85,24 +85,24 @@ def run_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
     capture = capture_file_descriptors if rc.capture_fds else capture_in_process
     with capture(directory, rc.run_id, step.key) as (out_path, err_path):
         _event(
-            rc, "LOGS_CAPTURED", step, LogsCapturedData(step.key, [step.key], out_path, err_path),
+            rc, E.LOGS_CAPTURED, step, LogsCapturedData(step.key, [step.key], out_path, err_path),
             f'Started capturing logs for step "{step.key}".',
         )
         return execute_step(rc, step, attempt)
 
 
 
-def execute_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
+def execute_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
     """Run one step in this process and record its events through `rc.emit`."""
     rc.set_current_step(step.key)
     started = time.perf_counter()
     if attempt == 0:
-        _event(rc, "STEP_START", step, None, f'Started execution of step "{step.key}".')
+        _event(rc, E.STEP_START, step, None, f'Started execution of step "{step.key}".')
     else:
-        _event(rc, "STEP_RESTARTED", step, None, f'Started re-execution (attempt # {attempt + 1}) of step "{step.key}".')
-    context = rc.op_context(step, attempt)
+        _event(rc, E.STEP_RESTARTED, step, None, f'Started re-execution (attempt # {attempt + 1}) of step "{step.key}".')
     emitted: dict[str, list[str] | None] = {}
     try:
+        context = rc.op_context(step, attempt)
         inputs = _load_inputs(rc, step, context)
         _run_compute(rc, step, context, inputs, emitted)
         _check_required_outputs(rc, step, context, emitted)
@@ -112,17 +112,13 @@ def execute_step(rc: Any, step: ExecutionStep, attempt: int = 0) -> StepOutcome:
         outcome = _failure_outcome(rc, step, exc, attempt, emitted)
         rc.set_current_step(None)
         if outcome.status == "failure":
-            run_hooks(rc, step, context, succeeded=False, exc=exc)
+            run_hooks(rc, step, succeeded=False, exc=exc)
         return outcome
     duration_ms = (time.perf_counter() - started) * 1000
-    _event(rc, "STEP_SUCCESS", step, StepSuccessData(duration_ms), f'Finished execution of step "{step.key}" in {_fmt_ms(duration_ms)}.')
+    _event(rc, E.STEP_SUCCESS, step, StepSuccessData(duration_ms), f'Finished execution of step "{step.key}" in {_fmt_ms(duration_ms)}.')
     rc.set_current_step(None)
-    run_hooks(rc, step, context, succeeded=True, exc=None)
+    run_hooks(rc, step, succeeded=True, exc=None)
     return StepOutcome("success", emitted)
-
-
-def skip_step(rc: Any, step: ExecutionStep, reason: str) -> None:
-    _event(rc, "STEP_SKIPPED", step, StepSkippedData(reason), f'Skipped execution of step "{step.key}": {reason}.')
 
 
 def _fmt_ms(ms: float) -> str:
@@ -132,9 +128,11 @@ def _fmt_ms(ms: float) -> str:
 # --- inputs ---------------------------------------------------------------------------------
 
 
-def _load_inputs(rc: Any, step: ExecutionStep, context: OpExecutionContext) -> dict[str, Any]:
+def _load_inputs(rc: RunContext, step: ExecutionStep, context: OpExecutionContext) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for step_input in rc.concrete_inputs(step):
+    # The step arrives concrete (ActiveExecution.concrete_step): collects expanded,
+    # fan-ins holding only the outputs that were yielded.
+    for step_input in step.inputs:
         input_def = step_input.input_def
         if input_def.dagster_type.is_nothing:
             continue  # a Nothing input only orders execution: there is no value to load
@@ -159,14 +157,13 @@ def _load_inputs(rc: Any, step: ExecutionStep, context: OpExecutionContext) -> d
     return values
 
 
-def _fan_in_values(rc: Any, step: ExecutionStep, context: OpExecutionContext, name: str, input_def: Any, source: FromMultipleSources) -> list[Any]:
+def _fan_in_values(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, name: str, input_def: Any, source: FromMultipleSources) -> list[Any]:
     """The list a fan-in input receives: the upstream outputs that were yielded, and
     the graph inputs placed in the list, in the order the graph wrote them."""
     values = []
     for item in source.sources:
         if isinstance(item, FromStepOutput):
-            if rc.output_available(item):
-                values.append(_load_from_output(rc, step, context, name, input_def, item))
+            values.append(_load_from_output(rc, step, context, name, input_def, item))
         elif isinstance(item, FromGraphInput):
             values.append(rc.graph_input_value(item.input_name))
         elif isinstance(item, FromUnconnected):
@@ -178,7 +175,7 @@ def _fan_in_values(rc: Any, step: ExecutionStep, context: OpExecutionContext, na
     return values
 
 
-def _unconnected_value(rc: Any, step: ExecutionStep, input_def: Any, source: FromUnconnected, dagster_type: Any = None) -> Any:
+def _unconnected_value(rc: RunContext, step: ExecutionStep, input_def: Any, source: FromUnconnected, dagster_type: Any = None) -> Any:
     inputs = rc.resolved_config.node_inputs(source.config_handle)
     if source.config_input_name in inputs:
         config_value = inputs[source.config_input_name]
@@ -195,7 +192,7 @@ def _unconnected_value(rc: Any, step: ExecutionStep, input_def: Any, source: Fro
     )
 
 
-def upstream_output_context(rc: Any, source: FromStepOutput) -> OutputContext:
+def upstream_output_context(rc: RunContext, source: FromStepOutput) -> OutputContext:
     upstream_step = rc.plan_step(source.step_key)
     out_def = upstream_step.op_def.output_dict[source.output_name] if upstream_step is not None else None
     mapping_key = source.mapping_key
@@ -213,7 +210,7 @@ def upstream_output_context(rc: Any, source: FromStepOutput) -> OutputContext:
     )
 
 
-def _load_from_output(rc: Any, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, source: FromStepOutput) -> Any:
+def _load_from_output(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, source: FromStepOutput) -> Any:
     captured = rc.captured_output(source)
     manager_key = rc.io_manager_key_for(source)
     if captured is not NO_VALUE and rc.loads_from_capture(manager_key):
@@ -230,14 +227,14 @@ def _load_from_output(rc: Any, step: ExecutionStep, context: OpExecutionContext,
                 exc,
             ) from exc
     _event(
-        rc, "LOADED_INPUT", step,
+        rc, E.LOADED_INPUT, step,
         LoadedInputData(input_name, manager_key, source.output_name, source.step_key),
         f'Loaded input "{input_name}" using input manager "{manager_key}", from output "{source.output_name}" of step "{source.step_key}"',
     )
     return value
 
 
-def _input_context(rc: Any, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, upstream: OutputContext | None) -> InputContext:
+def _input_context(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, upstream: OutputContext | None) -> InputContext:
     return InputContext(
         name=input_name,
         job_name=rc.job_name,
@@ -254,7 +251,7 @@ def _input_context(rc: Any, step: ExecutionStep, context: OpExecutionContext, in
     )
 
 
-def _load_with_input_manager(rc: Any, step: ExecutionStep, context: OpExecutionContext, step_input: Any, source: FromStepOutput | None) -> Any:
+def _load_with_input_manager(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, step_input: Any, source: FromStepOutput | None) -> Any:
     input_def = step_input.input_def
     key = input_def.input_manager_key
     manager = rc.resource(key)
@@ -268,14 +265,14 @@ def _load_with_input_manager(rc: Any, step: ExecutionStep, context: OpExecutionC
             exc,
         ) from exc
     _event(
-        rc, "LOADED_INPUT", step,
+        rc, E.LOADED_INPUT, step,
         LoadedInputData(step_input.name, key, source.output_name if source else None, source.step_key if source else None),
         f'Loaded input "{step_input.name}" using input manager "{key}"',
     )
     return value
 
 
-def _type_check_input(rc: Any, step: ExecutionStep, context: Any, name: str, input_def: Any, value: Any) -> None:
+def _type_check_input(rc: RunContext, step: ExecutionStep, context: Any, name: str, input_def: Any, value: Any) -> None:
     dagster_type = input_def.dagster_type
     if dagster_type.is_any:
         data = _ANY_PASSED
@@ -283,14 +280,14 @@ def _type_check_input(rc: Any, step: ExecutionStep, context: Any, name: str, inp
         result = dagster_type.type_check(context, value)
         data = TypeCheckData(result.success, name, result.description, result.metadata)
         if not result.success:
-            _event(rc, "STEP_INPUT", step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check failed).')
+            _event(rc, E.STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check failed).')
             raise DagsterTypeCheckDidNotPass(
                 f'Type check failed for step input "{name}" - expected type "{dagster_type.display_name}". '
                 f"Description: {result.description}",
                 result.metadata,
                 dagster_type,
             )
-    _event(rc, "STEP_INPUT", step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check passed).')
+    _event(rc, E.STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check passed).')
 
 
 _ANY_PASSED = TypeCheckData(True, "Any")
@@ -299,7 +296,7 @@ _ANY_PASSED = TypeCheckData(True, "Any")
 # --- compute -----------------------------------------------------------------------------------
 
 
-def _call_args(rc: Any, step: ExecutionStep, context: OpExecutionContext, inputs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
+def _call_args(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, inputs: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     op_def = step.op_def
     kwargs = inputs
     if op_def.config_param is not None:
@@ -312,7 +309,7 @@ def _call_args(rc: Any, step: ExecutionStep, context: OpExecutionContext, inputs
     return ((context,) if op_def.has_context_param else ()), kwargs
 
 
-def _run_compute(rc: Any, step: ExecutionStep, context: OpExecutionContext, inputs: dict[str, Any], emitted: dict[str, list[str] | None]) -> None:
+def _run_compute(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, inputs: dict[str, Any], emitted: dict[str, list[str] | None]) -> None:
     op_def = step.op_def
     args, kwargs = _call_args(rc, step, context, inputs)
     fn = op_def.compute_fn
@@ -358,7 +355,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
         return
     if not outputs:
         if result is not None:
-            raise _StepFailed(
+            raise _FrameworkError(
                 f'Op "{op_def.name}" has no outputs but returned {_short(result)}. Declare an output '
                 "(out=Out()) or return None."
             )
@@ -367,7 +364,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
         out = outputs[0]
         if out.is_dynamic:
             if not isinstance(result, list) or not all(isinstance(r, DynamicOutput) for r in result):
-                raise _StepFailed(
+                raise _FrameworkError(
                     f'Op "{op_def.name}" output "{out.name}" is dynamic: return or yield DynamicOutput '
                     f"objects (a list of them), got {_short(result)}."
                 )
@@ -378,7 +375,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
     if result is None and all(not o.is_required or o.dagster_type.is_nothing for o in outputs):
         return
     if not isinstance(result, tuple) or len(result) != len(outputs):
-        raise _StepFailed(
+        raise _FrameworkError(
             f'Op "{op_def.name}" has {len(outputs)} outputs {[o.name for o in outputs]}: return a tuple of '
             f"{len(outputs)} values in that order (or yield Output(value, name)), got {_short(result)}."
         )
@@ -396,23 +393,23 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _handle_item(rc: Any, step: ExecutionStep, context: OpExecutionContext, item: Any, emitted: dict[str, list[str] | None]) -> None:
+def _handle_item(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, item: Any, emitted: dict[str, list[str] | None]) -> None:
     op_def = step.op_def
     if isinstance(item, (Output, DynamicOutput)):
         out_def = op_def.output_dict.get(item.output_name)
         if out_def is None:
-            raise _StepFailed(
+            raise _FrameworkError(
                 f'Core compute for op "{op_def.name}" returned an output "{item.output_name}" that does not '
                 f"exist. The available outputs are {[o.name for o in op_def.output_defs]}"
             )
         mapping_key = item.mapping_key
         if out_def.is_dynamic and mapping_key is None:
-            raise _StepFailed(
+            raise _FrameworkError(
                 f'Compute for op "{op_def.name}" for output "{item.output_name}" defined as dynamic must '
                 "yield DynamicOutput, got Output."
             )
         if not out_def.is_dynamic and mapping_key is not None:
-            raise _StepFailed(
+            raise _FrameworkError(
                 f'Compute for op "{op_def.name}" yielded a DynamicOutput for output "{item.output_name}", '
                 "which is not a DynamicOut. Declare it with DynamicOut() or yield Output."
             )
@@ -421,43 +418,43 @@ def _handle_item(rc: Any, step: ExecutionStep, context: OpExecutionContext, item
     if isinstance(item, (AssetMaterialization, ExpectationResult)):
         _log_user_event(rc, step, item)
         return
-    raise _StepFailed(
+    raise _FrameworkError(
         f'Compute function for op "{op_def.name}" yielded a value of type {type(item)} rather than an '
         "instance of Output, DynamicOutput, AssetMaterialization or ExpectationResult. Yield "
         "Output(value, name) for each output."
     )
 
 
-def _flush_logged_events(rc: Any, step: ExecutionStep, context: OpExecutionContext) -> None:
+def _flush_logged_events(rc: RunContext, step: ExecutionStep, context: OpExecutionContext) -> None:
     if context.logged_events:
         events, context.logged_events = context.logged_events, []
         for event in events:
             _log_user_event(rc, step, event)
 
 
-def _log_user_event(rc: Any, step: ExecutionStep, item: Any) -> None:
+def _log_user_event(rc: RunContext, step: ExecutionStep, item: Any) -> None:
     if isinstance(item, ExpectationResult):
         status = "passed" if item.success else "failed"
-        _event(rc, "STEP_EXPECTATION_RESULT", step, StepExpectationResultData(item), f'Expectation "{item.label}" {status}.')
+        _event(rc, E.STEP_EXPECTATION_RESULT, step, StepExpectationResultData(item), f'Expectation "{item.label}" {status}.')
     elif isinstance(item, AssetObservation):
-        _event(rc, "ASSET_OBSERVATION", step, StepMaterializationData(item), f'Observed asset "{item.label}".')
+        _event(rc, E.ASSET_OBSERVATION, step, StepMaterializationData(item), f'Observed asset "{item.label}".')
     elif isinstance(item, AssetMaterialization):
-        _event(rc, "ASSET_MATERIALIZATION", step, StepMaterializationData(item), f'Materialized value {item.label}.')
+        _event(rc, E.ASSET_MATERIALIZATION, step, StepMaterializationData(item), f'Materialized value {item.label}.')
     else:
-        raise _StepFailed(f"context.log_event takes an AssetMaterialization, AssetObservation or ExpectationResult, got {item!r}")
+        raise _FrameworkError(f"context.log_event takes an AssetMaterialization, AssetObservation or ExpectationResult, got {item!r}")
 
 
 # --- outputs -----------------------------------------------------------------------------------
 
 
 def _handle_output(
-    rc: Any, step: ExecutionStep, context: OpExecutionContext, out_def: Any, value: Any,
+    rc: RunContext, step: ExecutionStep, context: OpExecutionContext, out_def: Any, value: Any,
     mapping_key: str | None, metadata: Any, emitted: dict[str, list[str] | None],
 ) -> None:
     name = out_def.name
     if mapping_key is None:
         if name in emitted:
-            raise _StepFailed(f'Compute for op "{step.op_def.name}" returned an output "{name}" multiple times')
+            raise _FrameworkError(f'Compute for op "{step.op_def.name}" returned an output "{name}" multiple times')
         emitted[name] = None
         shown = ""
     else:
@@ -468,7 +465,7 @@ def _handle_output(
         else:
             seen = context.mapping_keys_seen[name]
         if mapping_key in seen:
-            raise _StepFailed(
+            raise _FrameworkError(
                 f'Compute for op "{step.op_def.name}" yielded a DynamicOutput with mapping_key "{mapping_key}" multiple times.'
             )
         seen.add(mapping_key)
@@ -483,14 +480,14 @@ def _handle_output(
         result = dagster_type.type_check(context, value)
         check = TypeCheckData(result.success, name, result.description, result.metadata)
         if not result.success:
-            _event(rc, "STEP_OUTPUT", step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check failed).')
+            _event(rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check failed).')
             raise DagsterTypeCheckDidNotPass(
                 f'Type check failed for step output "{name}" - expected type "{dagster_type.display_name}". '
                 f"Description: {result.description}",
                 result.metadata,
                 dagster_type,
             )
-    _event(rc, "STEP_OUTPUT", step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).')
+    _event(rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).')
     rc.capture_output(step.key, name, mapping_key, value)
     manager_key = out_def.io_manager_key
     handled_metadata: dict[str, Any] = {}
@@ -517,10 +514,10 @@ def _handle_output(
                 if isinstance(item, (AssetMaterialization, ExpectationResult)):
                     _log_user_event(rc, step, item)
         handled_metadata = output_context.consume_added_metadata()
-    _event(rc, "HANDLED_OUTPUT", step, HandledOutputData(name, manager_key, handled_metadata), f'Handled output "{name}" using IO manager "{manager_key}"')
+    _event(rc, E.HANDLED_OUTPUT, step, HandledOutputData(name, manager_key, handled_metadata), f'Handled output "{name}" using IO manager "{manager_key}"')
 
 
-def _check_required_outputs(rc: Any, step: ExecutionStep, context: OpExecutionContext, emitted: dict[str, list[str] | None]) -> None:
+def _check_required_outputs(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, emitted: dict[str, list[str] | None]) -> None:
     for out_def in step.op_def.output_defs:
         if out_def.name in emitted or out_def.is_dynamic:
             continue
@@ -539,7 +536,7 @@ def _check_required_outputs(rc: Any, step: ExecutionStep, context: OpExecutionCo
 # --- failures and retries ----------------------------------------------------------------------
 
 
-def _failure_outcome(rc: Any, step: ExecutionStep, exc: BaseException, attempt: int, emitted: dict[str, list[str] | None]) -> StepOutcome:
+def _failure_outcome(rc: RunContext, step: ExecutionStep, exc: BaseException, attempt: int, emitted: dict[str, list[str] | None]) -> StepOutcome:
     user_error = exc
     cause = getattr(exc, "user_exception", None)
     if cause is not None:
@@ -548,7 +545,7 @@ def _failure_outcome(rc: Any, step: ExecutionStep, exc: BaseException, attempt: 
     error_info = SerializableErrorInfo.from_exception(exc)
     if retry_wait is not None:
         _event(
-            rc, "STEP_UP_FOR_RETRY", step, StepRetryData(error_info, retry_wait),
+            rc, E.STEP_UP_FOR_RETRY, step, StepRetryData(error_info, retry_wait),
             f'Execution of step "{step.key}" failed and has requested a retry'
             + (f" in {retry_wait:g} seconds." if retry_wait else "."),
         )
@@ -556,11 +553,11 @@ def _failure_outcome(rc: Any, step: ExecutionStep, exc: BaseException, attempt: 
     user_failure = None
     if isinstance(user_error, Failure):
         user_failure = UserFailureData(user_error.description, _plain_metadata(user_error.metadata))
-    source = "FRAMEWORK_ERROR" if isinstance(exc, (_StepFailed, DagsterTypeCheckDidNotPass, DagsterStepOutputNotFoundError)) else "USER_CODE_ERROR"
+    source = "FRAMEWORK_ERROR" if isinstance(exc, (_FrameworkError, DagsterTypeCheckDidNotPass, DagsterStepOutputNotFoundError)) else "USER_CODE_ERROR"
     message = f'Execution of step "{step.key}" failed.'
     if isinstance(user_error, Failure) and user_error.description:
         message = f'Execution of step "{step.key}" failed: {user_error.description}'
-    _event(rc, "STEP_FAILURE", step, StepFailureData(error_info, user_failure, source), message)
+    _event(rc, E.STEP_FAILURE, step, StepFailureData(error_info, user_failure, source), message)
     return StepOutcome("failure", emitted, user_error)
 
 
@@ -570,30 +567,23 @@ def _plain_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
     return normalize_metadata(metadata)
 
 
-def _retry_wait(rc: Any, step: ExecutionStep, exc: BaseException, attempt: int) -> float | None:
+def _retry_wait(rc: RunContext, step: ExecutionStep, exc: BaseException, attempt: int) -> float | None:
     """Seconds to wait before retrying, or None when the step must fail now."""
-    if not rc.retries_enabled:
+    if not rc.retries_enabled or isinstance(exc, (KeyboardInterrupt, SystemExit)):
         return None
     if isinstance(exc, RetryRequested):
         return (exc.seconds_to_wait or 0.0) if attempt < exc.max_retries else None
     if isinstance(exc, Failure) and not exc.allow_retries:
         return None
-    policy = step.retry_policy
-    if policy is None or attempt >= policy.max_retries or isinstance(exc, (KeyboardInterrupt, SystemExit)):
-        return None
-    return policy.calculate_delay(attempt + 1)
+    return retry_delay(step, attempt, retries_enabled=True)
 
 
 # --- hooks -----------------------------------------------------------------------------------------
 
 
-def run_hooks(rc: Any, step: ExecutionStep, context: OpExecutionContext, succeeded: bool, exc: BaseException | None) -> None:
+def run_hooks(rc: RunContext, step: ExecutionStep, succeeded: bool, exc: BaseException | None) -> None:
     if not step.hook_defs:
         return
     from oprun.execution.hooks import run_step_hooks
 
-    run_step_hooks(rc, step, context, succeeded, exc)
-
-
-def resources_for(rc: Any, keys: frozenset[str]) -> Resources:
-    return Resources({k: rc.resource(k) for k in keys if rc.has_resource(k)}, keys)
+    run_step_hooks(rc, step, succeeded, exc)

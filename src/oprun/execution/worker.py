@@ -1,8 +1,9 @@
 """The inside of a step worker process: load the job once, build its resources
 once, then run the steps the run process sends, streaming events back.
 
-The run process owns the run's state; a worker only needs each step's concrete
-inputs, which arrive with the step.
+The run process owns the run's state; a worker prepares the same stored run
+(`prepare_stored_run`) and needs only each step's concrete inputs, which arrive
+with the step.
 """
 
 from __future__ import annotations
@@ -14,27 +15,13 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
 
-from oprun.definitions.jobs.config_schema import resolve_run_config
 from oprun.errors import DagsterExecutionStepExecutionError
-from oprun.execution.plan import ExecutionStep, StepInput, create_execution_plan
+from oprun.execution.logs import RunLogManager
+from oprun.execution.plan import ExecutionStep, StepInput
+from oprun.execution.prepare import prepare_stored_run
 from oprun.execution.reconstruct import ReconstructableJob
-from oprun.execution.run import RunContext, _event, _resources_wanted
+from oprun.execution.run import RunContext, build_run_resources, resources_wanted
 from oprun.execution.step import run_step
-from oprun.runs import DagsterRun
-
-
-class _WorkerState:
-    """What RunContext asks of the run's state, answered locally: inputs arrive
-    already concrete and filtered."""
-
-    def __init__(self) -> None:
-        self._steps: dict[str, ExecutionStep] = {}
-
-    def concrete_inputs(self, step: ExecutionStep) -> tuple[StepInput, ...]:
-        return step.inputs
-
-    def output_available(self, _source: Any) -> bool:
-        return True
 
 
 class WorkerSession:
@@ -43,40 +30,20 @@ class WorkerSession:
     returned with the task for Dask)."""
 
     def __init__(self, payload: dict[str, Any], send: Callable[[tuple[Any, ...]], None]) -> None:
-        from oprun.execution.logs import RunLogManager
-
         self.send = send
-        self.recon = ReconstructableJob.from_dict(payload["recon"])
-        self.job = self.recon.get_definition()
         self.instance = _worker_instance(payload.get("instance"))
-        run_config = payload["run_config"]
-        self.resolved = resolve_run_config(self.job, run_config, payload.get("partition_key"))
-        self.plan = create_execution_plan(self.job, self.resolved)
-        self.run = DagsterRun(
-            job_name=self.job.name, run_id=payload["run_id"], run_config=run_config,
-            tags=payload.get("run_tags") or {}, parent_run_id=payload.get("parent_run_id"),
-            partition_key=payload.get("partition_key"),
+        # The same preparation as the run process's, from the same stored run.
+        prepared = prepare_stored_run(
+            ReconstructableJob.from_dict(payload["recon"]), payload["run"], self.instance, payload["reused_steps"],
         )
-        self.log_manager = RunLogManager(self.run.run_id, self.job.name, [], self._send_entry)
-        self.state = _WorkerState()
-        self._stack = contextlib.ExitStack()
-        from oprun.execution.resources import initialize_resources
-
-        built = self._stack.enter_context(initialize_resources(
-            self.job.resource_defs, _resources_wanted(self.plan),
-            {k: self.resolved.resource_config(k) for k in self.job.resource_defs},
-            self.instance, self.run.run_id, self.log_manager.for_step(None), self.run,
-            emit=lambda kind, message, data: self.log_manager.emit(_event(self.job.name, kind, message, data)),
-        ))
-        self.rc = RunContext(
-            job=self.job, run=self.run, plan=self.plan, resolved_config=self.resolved, instance=self.instance,
-            log_manager=self.log_manager, resources=built, active=self.state,  # type: ignore[arg-type]
-            retries_enabled=payload.get("retries_enabled", True), partition_key=self.run.partition_key,
-            parent_run_id=self.run.parent_run_id, reconstructable_job=self.recon,
-        )
+        self.prepared = prepared
+        self.plan = prepared.plan
         # Workers print nothing (no loggers): the run process prints what they send.
-        self.rc.reused_steps = dict(payload.get("reused_steps") or {})
-        self.rc.capture_fds = True  # a worker's own output is its step's output
+        self.log_manager = RunLogManager(prepared.run.run_id, prepared.job.name, [], self._send_entry)
+        self._stack = contextlib.ExitStack()
+        built = self._stack.enter_context(build_run_resources(prepared, self.instance, self.log_manager, resources_wanted(prepared.plan)))
+        self.run = RunContext(prepared, self.instance, self.log_manager, built, retries_enabled=payload.get("retries_enabled", True))
+        self.run.capture_fds = True  # a worker's own output is its step's output
 
     def _send_entry(self, entry: Any) -> None:
         self.send(("entry", entry))
@@ -85,20 +52,18 @@ class WorkerSession:
         base = self.plan.steps[template_key or key]
         by_name = {i.name: i.input_def for i in base.inputs}
         concrete = tuple(StepInput(i.name, by_name[i.name], i.source) for i in inputs)
-        step = ExecutionStep(
+        return ExecutionStep(
             key, base.handle, base.node, concrete, base.tags, base.hook_defs, base.retry_policy,
             base.mapped_over, mapping_key, template_key,
         )
-        self.state._steps[key] = step  # noqa: SLF001
-        return step
 
     def execute(self, message: tuple[Any, ...]) -> None:
         """Run one ("step", key, template_key, mapping_key, inputs, attempt) message."""
         _, key, template_key, mapping_key, inputs, attempt = message
         step = self._step(key, template_key, mapping_key, inputs)
         with self.log_manager:
-            outcome = run_step(self.rc, step, attempt)
-        self.send(("done", key, outcome.status, outcome.emitted, outcome.seconds_to_wait, _sendable(outcome.error, key)))
+            outcome = run_step(self.run, step, attempt)
+        self.send(("done", outcome._replace(error=_sendable(outcome.error, key))))
 
     def serve(self, conn: Connection) -> None:
         """Take steps from the run process until it says stop."""

@@ -14,11 +14,17 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from typing import TYPE_CHECKING
+
 import distributed
 
-from oprun.events import DagsterEvent, SerializableErrorInfo, StepFailureData, StepRetryData, current_pid
-from oprun.execution.active import ActiveExecution
-from oprun.execution.executors.multiprocess import _filtered_inputs
+from oprun.execution.executors.base import Executor, retries_enabled_from
+from oprun.execution.executors.multiprocess import step_message, worker_payload
+from oprun.execution.plan import ExecutionStep
+
+if TYPE_CHECKING:
+    from oprun.execution.active import ActiveExecution
+    from oprun.execution.run import RunContext
 
 _SESSIONS: dict[str, Any] = {}
 
@@ -28,13 +34,13 @@ def _run_step_task(payload: dict[str, Any], message: tuple[Any, ...]) -> list[tu
     from oprun.execution.worker import WorkerSession
 
     sent: list[tuple[Any, ...]] = []
-    session = _SESSIONS.get(payload["run_id"])
+    session = _SESSIONS.get(payload["run"].run_id)
     if session is None:
         session = WorkerSession(payload, sent.append)
         # Dask may run several tasks in one process at once: swap Python's
         # streams per step rather than the process's file descriptors.
-        session.rc.capture_fds = False
-        _SESSIONS[payload["run_id"]] = session
+        session.run.capture_fds = False
+        _SESSIONS[payload["run"].run_id] = session
     session.send = sent.append
     session.execute(message)
     return sent
@@ -47,7 +53,7 @@ def _close_session(run_id: str) -> bool:
     return True
 
 
-class DaskExecutor:
+class DaskExecutor(Executor):
     runs_steps_in_process = False
 
     def __init__(self, cluster: dict[str, Any], max_concurrent: int | None, retries_enabled: bool) -> None:
@@ -65,110 +71,59 @@ class DaskExecutor:
         )
         return distributed.Client(cluster), cluster
 
-    def execute(self, rc: Any, active: ActiveExecution) -> BaseException | None:
-        payload = {
-            "recon": rc.reconstructable_job.to_dict(),
-            "run_id": rc.run_id,
-            "run_config": dict(rc.run.run_config),
-            "partition_key": rc.partition_key,
-            "run_tags": dict(rc.run.tags),
-            "parent_run_id": rc.parent_run_id,
-            "reused_steps": dict(rc.reused_steps),
-            "instance": rc.instance.worker_ref(),
-            "retries_enabled": self.retries_enabled,
-        }
+    def execute(self, run: RunContext, steps: ActiveExecution) -> None:
+        payload = worker_payload(run, self.retries_enabled)
         client, cluster = self._client()
-        futures: dict[Any, Any] = {}
-        first_error: BaseException | None = None
+        futures: dict[Any, ExecutionStep] = {}
         try:
             waiter = distributed.as_completed()
-            while not active.is_complete:
-                self._submit(rc, active, client, payload, futures, waiter)
+            while not steps.is_complete:
+                self._submit(run, steps, client, payload, futures, waiter)
                 if not futures:
-                    wait = active.seconds_until_retry()
+                    wait = steps.seconds_until_retry()
                     if wait is None:
                         break
                     time.sleep(wait)  # a retry policy's delay; nothing is in flight
                     continue
                 future = next(waiter)
-                step = futures.pop(future)
-                error = self._collect(rc, active, future, step)
-                if error is not None and first_error is None:
-                    first_error = error
-                    if rc.raise_on_error:
-                        active.mark_interrupted()
-                        break
+                self._collect(run, steps, future, futures.pop(future))
         finally:
             for future in futures:
                 future.cancel()
             try:
-                client.run(_close_session, rc.run_id)
+                client.run(_close_session, run.run_id)
             except Exception:  # noqa: BLE001 - workers may be gone already; their sessions die with them
                 pass
             client.close()
             if cluster is not None:
                 cluster.close()
-        return first_error
 
-    def _submit(self, rc: Any, active: ActiveExecution, client: Any, payload: dict[str, Any], futures: dict[Any, Any], waiter: Any) -> None:
-        from oprun.execution.step import skip_step
-
+    def _submit(self, run: RunContext, steps: ActiveExecution, client: Any, payload: dict[str, Any], futures: dict[Any, ExecutionStep], waiter: Any) -> None:
         room = None if self.max_concurrent is None else max(0, self.max_concurrent - len(futures))
         if room == 0:
             return
-        for step in active.get_steps_to_execute(limit=room):
-            reason = active.should_skip(step)
-            if reason is not None:
-                skip_step(rc, step, reason)
-                active.mark_skipped(step.key)
-                continue
-            attempt = rc.attempts.get(step.key, 0)
-            message = ("step", step.key, step.template_key, step.mapping_key, _filtered_inputs(active, step), attempt)
+        for step in steps.take_ready(limit=room):
+            attempt = steps.attempt(step.key)
             future = client.submit(
-                _run_step_task, payload, message, pure=False, retries=0,
-                key=f"oprun-{rc.run_id}-{step.key}-{attempt}",
+                _run_step_task, payload, step_message(step, attempt), pure=False, retries=0,
+                key=f"oprun-{run.run_id}-{step.key}-{attempt}",
             )
             futures[future] = step
             waiter.add(future)
 
-    def _collect(self, rc: Any, active: ActiveExecution, future: Any, step: Any) -> BaseException | None:
+    def _collect(self, run: RunContext, steps: ActiveExecution, future: Any, step: ExecutionStep) -> None:
         try:
             messages = future.result()
         except Exception as exc:  # noqa: BLE001 - the task itself failed: its worker died or the cluster broke
-            return self._task_lost(rc, active, step, exc)
-        error = None
+            steps.report_lost(step, f"Dask worker running it died ({type(exc).__name__}: {exc})", type(exc).__name__)
+            return
         for message in messages:
             if message[0] == "entry":
-                rc.log_manager.forward(message[1])
+                run.log_manager.forward(message[1])
             elif message[0] == "done":
-                _, key, status, emitted, seconds_to_wait, step_error = message
-                if status == "success":
-                    active.mark_success(key, emitted)
-                elif status == "retry":
-                    rc.attempts[key] = rc.attempts.get(key, 0) + 1
-                    active.mark_up_for_retry(key, seconds_to_wait)
-                else:
-                    active.mark_failed(key)
-                    error = step_error or RuntimeError(f"Step '{key}' failed")
-        return error
-
-    def _task_lost(self, rc: Any, active: ActiveExecution, step: Any, exc: BaseException) -> BaseException | None:
-        cause = f"the Dask worker running it died ({type(exc).__name__}: {exc})"
-        info = SerializableErrorInfo(f"Step '{step.key}' failed: {cause}.", [], type(exc).__name__)
-        attempt = rc.attempts.get(step.key, 0)
-        policy = step.retry_policy
-        if self.retries_enabled and policy is not None and attempt < policy.max_retries:
-            wait = policy.calculate_delay(attempt + 1)
-            rc.emit(DagsterEvent("STEP_UP_FOR_RETRY", rc.job_name, step.key, step.handle, StepRetryData(info, wait), f'Execution of step "{step.key}" failed ({cause}) and has requested a retry.', current_pid()))
-            rc.attempts[step.key] = attempt + 1
-            active.mark_up_for_retry(step.key, wait)
-            return None
-        rc.emit(DagsterEvent("STEP_FAILURE", rc.job_name, step.key, step.handle, StepFailureData(info, None, "FRAMEWORK_ERROR"), f'Execution of step "{step.key}" failed: {cause}.', current_pid()))
-        active.mark_failed(step.key)
-        return RuntimeError(f"Step '{step.key}' failed: {cause}")
+                steps.report(step, message[1])
 
 
 def create_dask_executor(init_context: Any) -> DaskExecutor:
     config = init_context.executor_config or {}
-    retries = config.get("retries") or {"enabled": {}}
-    return DaskExecutor(config.get("cluster") or {"local": {}}, config.get("max_concurrent"), "disabled" not in retries)
+    return DaskExecutor(config.get("cluster") or {"local": {}}, config.get("max_concurrent"), retries_enabled_from(config))

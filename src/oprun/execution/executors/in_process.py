@@ -3,51 +3,33 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from oprun.execution.active import ActiveExecution
-from oprun.execution.step import run_step, skip_step
+from oprun.execution.executors.base import Executor, retries_enabled_from
+from oprun.execution.step import run_step
+
+if TYPE_CHECKING:
+    from oprun.execution.active import ActiveExecution
+    from oprun.execution.run import RunContext
 
 
-class InProcessExecutor:
+class InProcessExecutor(Executor):
     def __init__(self, retries_enabled: bool = True) -> None:
         self.retries_enabled = retries_enabled
 
-    def execute(self, rc: Any, active: ActiveExecution) -> BaseException | None:
-        """Run until every step is done; returns the first step error when the run
-        must stop at it (raise_on_error), else None."""
-        while not active.is_complete:
-            steps = active.get_steps_to_execute()
-            if not steps:
-                wait = active.seconds_until_retry()
+    def execute(self, run: RunContext, steps: ActiveExecution) -> None:
+        while not steps.is_complete:
+            ready = steps.take_ready()
+            if not ready:
+                wait = steps.seconds_until_retry()
                 if wait is None:
-                    break
+                    return
                 time.sleep(wait)  # a retry policy's delay: nothing else can run meanwhile
                 continue
-            for step in steps:
-                reason = active.should_skip(step)
-                if reason is not None:
-                    skip_step(rc, step, reason)
-                    active.mark_skipped(step.key)
-                    continue
-                attempt = rc.attempts.get(step.key, 0)
-                outcome = run_step(rc, step, attempt)
-                if outcome.status == "success":
-                    active.mark_success(step.key, outcome.emitted)
-                elif outcome.status == "retry":
-                    rc.attempts[step.key] = attempt + 1
-                    active.mark_up_for_retry(step.key, outcome.seconds_to_wait)
-                else:
-                    active.mark_failed(step.key)
-                    if rc.raise_on_error:
-                        active.mark_interrupted()
-                        return outcome.error
-        return None
-
-
-def retries_enabled_from(config: Any) -> bool:
-    retries = (config or {}).get("retries") if isinstance(config, dict) else None
-    return not (isinstance(retries, dict) and "disabled" in retries)
+            for step in ready:
+                steps.report(step, run_step(run, step, steps.attempt(step.key)))
+                if steps.stopped:
+                    return
 
 
 def create_in_process_executor(init_context: Any) -> InProcessExecutor:

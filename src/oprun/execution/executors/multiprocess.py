@@ -21,9 +21,16 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from oprun.events import DagsterEvent, SerializableErrorInfo, StepFailureData, StepRetryData, current_pid
-from oprun.execution.active import ActiveExecution
+from typing import TYPE_CHECKING
+
+from oprun.errors import DagsterInvariantViolationError
+from oprun.events import SerializableErrorInfo
+from oprun.execution.executors.base import Executor, retries_enabled_from
 from oprun.execution.plan import ExecutionStep, StepInput
+
+if TYPE_CHECKING:
+    from oprun.execution.active import ActiveExecution
+    from oprun.execution.run import RunContext
 
 # --- the worker side ----------------------------------------------------------------------
 
@@ -100,7 +107,7 @@ def _main_module_hidden() -> Iterator[None]:
 TERMINATION_GRACE_SECONDS = float(os.environ.get("OPRUN_TERMINATION_GRACE_SECONDS", "10"))
 
 
-class MultiprocessExecutor:
+class MultiprocessExecutor(Executor):
     runs_steps_in_process = False
 
     def __init__(
@@ -135,52 +142,33 @@ class MultiprocessExecutor:
 
     # -- the loop --
 
-    def execute(self, rc: Any, active: ActiveExecution) -> BaseException | None:
-        recon = rc.reconstructable_job
-        payload = {
-            "recon": recon.to_dict(),
-            "run_id": rc.run_id,
-            "run_config": dict(rc.run.run_config),
-            "partition_key": rc.partition_key,
-            "run_tags": dict(rc.run.tags),
-            "parent_run_id": rc.parent_run_id,
-            "reused_steps": dict(rc.reused_steps),
-            "instance": rc.instance.worker_ref() if hasattr(rc.instance, "worker_ref") else None,
-            "retries_enabled": self.retries_enabled,
-        }
+    def execute(self, run: RunContext, steps: ActiveExecution) -> None:
+        payload = worker_payload(run, self.retries_enabled)
         ctx = self._context()
         workers: list[_Worker] = []
-        first_error: BaseException | None = None
         interrupted = True  # until the loop ends normally
         try:
-            while not active.is_complete:
-                self._top_up(ctx, payload, workers, active)
-                self._dispatch(rc, active, workers)
-                if active.is_complete:
+            while not steps.is_complete:
+                self._top_up(ctx, payload, workers, steps)
+                self._dispatch(steps, workers)
+                if steps.is_complete:
                     break
                 busy = [w for w in workers if w.step is not None or not w.ready]
-                timeout = active.seconds_until_retry()
-                if not busy and timeout is None and not active.has_in_flight():
+                timeout = steps.seconds_until_retry()
+                if not busy and timeout is None and not steps.in_flight_count:
                     break  # nothing running, nothing will become ready
                 sources: list[Any] = [w.conn for w in workers] + [w.process.sentinel for w in workers]
                 for ready in wait(sources, timeout=timeout if timeout is not None else 5.0):
                     worker = next((w for w in workers if w.conn is ready or w.process.sentinel is ready), None)
-                    if worker is None or worker not in workers:
-                        continue
-                    error = self._service(rc, active, worker, workers)
-                    if error is not None and first_error is None:
-                        first_error = error
-                if first_error is not None and rc.raise_on_error:
-                    active.mark_interrupted()
-                    break
+                    if worker is not None:
+                        self._service(run, steps, worker, workers)
             interrupted = False
         finally:
-            self._shutdown(workers, interrupted, rc)
-        return first_error
+            self._shutdown(workers, steps if interrupted else None)
 
-    def _top_up(self, ctx: Any, payload: dict[str, Any], workers: list[_Worker], active: ActiveExecution) -> None:
+    def _top_up(self, ctx: Any, payload: dict[str, Any], workers: list[_Worker], steps: ActiveExecution) -> None:
         # Start workers up to the limit, but no more than there could be work for.
-        wanted = min(self.max_concurrent, max(1, len(active._ready) + len(active._in_flight)))  # noqa: SLF001
+        wanted = min(self.max_concurrent, max(1, steps.ready_count + steps.in_flight_count))
         while len(workers) < wanted:
             workers.append(self._start_worker(ctx, payload))
 
@@ -203,32 +191,23 @@ class MultiprocessExecutor:
                 return False
         return True
 
-    def _dispatch(self, rc: Any, active: ActiveExecution, workers: list[_Worker]) -> None:
-        idle = self._idle_workers(active, workers)
+    def _dispatch(self, steps: ActiveExecution, workers: list[_Worker]) -> None:
+        idle = self._idle_workers(steps, workers)
         if not idle:
             return
-        steps = active.get_steps_to_execute(limit=len(idle))
         held_back: list[ExecutionStep] = []
-        from oprun.execution.step import skip_step
-
-        for step in steps:
-            reason = active.should_skip(step)
-            if reason is not None:
-                skip_step(rc, step, reason)
-                active.mark_skipped(step.key)
-                continue
+        for step in steps.take_ready(limit=len(idle)):
             if not self._allowed_by_tags(step, workers):
                 held_back.append(step)
                 continue
             worker = idle.pop(0)
-            inputs = _filtered_inputs(active, step)
             worker.step = step
             worker.used = True
             worker.started_at = time.perf_counter()
-            worker.conn.send(("step", step.key, step.template_key, step.mapping_key, inputs, rc.attempts.get(step.key, 0)))
-        active.put_back(held_back)
+            worker.conn.send(step_message(step, steps.attempt(step.key)))
+        steps.put_back(held_back)
 
-    def _idle_workers(self, active: ActiveExecution, workers: list[_Worker]) -> list[_Worker]:
+    def _idle_workers(self, steps: ActiveExecution, workers: list[_Worker]) -> list[_Worker]:
         """Idle workers that may take a step now, fresh ones first.
 
         Steps ready at the same time run in separate processes, as Dagster's do:
@@ -241,83 +220,56 @@ class MultiprocessExecutor:
         used = [w for w in idle if w.used]
         if not starting:
             return fresh + used
-        waiting = len(active._ready)  # noqa: SLF001 - the executor owns the run's state
-        spare = max(0, waiting - len(fresh) - starting)
+        spare = max(0, steps.ready_count - len(fresh) - starting)
         return fresh + used[:spare]
 
-    def _service(self, rc: Any, active: ActiveExecution, worker: _Worker, workers: list[_Worker]) -> BaseException | None:
+    def _service(self, run: RunContext, steps: ActiveExecution, worker: _Worker, workers: list[_Worker]) -> None:
         """Handle what one worker sent, or its death."""
         try:
             while worker.conn.poll():
-                message = worker.conn.recv()
-                error = self._handle(rc, active, worker, message)
-                if error is not None:
-                    return error
+                self._handle(run, steps, worker, worker.conn.recv())
         except (EOFError, OSError):
             pass
         if not worker.process.is_alive():
             worker.process.join(timeout=1)
             workers.remove(worker)
-            return self._on_worker_death(rc, active, worker)
-        return None
+            self._on_worker_death(steps, worker)
 
-    def _handle(self, rc: Any, active: ActiveExecution, worker: _Worker, message: tuple[Any, ...]) -> BaseException | None:
+    def _handle(self, run: RunContext, steps: ActiveExecution, worker: _Worker, message: tuple[Any, ...]) -> None:
         kind = message[0]
         if kind == "ready":
             worker.ready = True
         elif kind == "entry":
-            rc.log_manager.forward(message[1])
+            run.log_manager.forward(message[1])
         elif kind == "init_failed":
             raise _WorkerInitError(message[1])
         elif kind == "done":
-            _, step_key, status, emitted, seconds_to_wait, error = message
+            step = worker.step
             worker.step = None
-            if status == "success":
-                active.mark_success(step_key, emitted)
-            elif status == "retry":
-                rc.attempts[step_key] = rc.attempts.get(step_key, 0) + 1
-                active.mark_up_for_retry(step_key, seconds_to_wait)
-            else:
-                active.mark_failed(step_key)
-                return error if error is not None else _StepFailed(step_key)
-        return None
+            if step is not None:
+                steps.report(step, message[1])
 
-    def _on_worker_death(self, rc: Any, active: ActiveExecution, worker: _Worker) -> BaseException | None:
+    def _on_worker_death(self, steps: ActiveExecution, worker: _Worker) -> None:
         step = worker.step
         if step is None:
             if not worker.ready:
                 raise _WorkerInitError(SerializableErrorInfo(_exit_description(worker.process.exitcode) + " while starting", [], "WorkerDied"))
-            return None
-        cause = _exit_description(worker.process.exitcode)
-        error = SerializableErrorInfo(f"Step '{step.key}' failed: its {cause}.", [], "StepWorkerDied")
-        attempt = rc.attempts.get(step.key, 0)
-        policy = step.retry_policy
-        if self.retries_enabled and policy is not None and attempt < policy.max_retries:
-            wait_seconds = policy.calculate_delay(attempt + 1)
-            rc.emit(DagsterEvent("STEP_UP_FOR_RETRY", rc.job_name, step.key, step.handle, StepRetryData(error, wait_seconds), f'Execution of step "{step.key}" failed ({cause}) and has requested a retry.', current_pid()))
-            rc.attempts[step.key] = attempt + 1
-            active.mark_up_for_retry(step.key, wait_seconds)
-            return None
-        rc.emit(DagsterEvent("STEP_FAILURE", rc.job_name, step.key, step.handle, StepFailureData(error, None, "FRAMEWORK_ERROR"), f'Execution of step "{step.key}" failed: its {cause}.', current_pid()))
-        active.mark_failed(step.key)
-        return _StepFailed(step.key, cause)
+            return
+        steps.report_lost(step, _exit_description(worker.process.exitcode), "StepWorkerDied")
 
-    def _shutdown(self, workers: list[_Worker], interrupted: bool = False, rc: Any = None) -> None:
+    def _shutdown(self, workers: list[_Worker], interrupted: ActiveExecution | None) -> None:
         """Stop the pool. When the run was interrupted, busy workers get SIGTERM
-        and, after a grace period, SIGKILL (a step may ignore SIGTERM)."""
+        and, after a grace period, SIGKILL (a step may ignore SIGTERM); their steps
+        end failed."""
         for worker in workers:
-            if interrupted and worker.step is not None and worker.process.pid is not None:
+            if interrupted is not None and worker.step is not None and worker.process.pid is not None:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(worker.process.pid, signal.SIGTERM)
-                if rc is not None:
-                    error = SerializableErrorInfo(f"Step '{worker.step.key}' was interrupted: the run was canceled.", [], "Interrupted")
-                    rc.emit(DagsterEvent("STEP_FAILURE", rc.job_name, worker.step.key, worker.step.handle, StepFailureData(error, None, "FRAMEWORK_ERROR"), f'Execution of step "{worker.step.key}" was interrupted: the run was canceled.', current_pid()))
+                interrupted.report_interrupted(worker.step)
                 continue
-            try:
+            with contextlib.suppress(OSError):
                 worker.conn.send(("stop",))
-            except (OSError, BrokenPipeError):
-                pass
-        deadline = time.monotonic() + (TERMINATION_GRACE_SECONDS if interrupted else 5.0)
+        deadline = time.monotonic() + (TERMINATION_GRACE_SECONDS if interrupted is not None else 5.0)
         for worker in workers:
             worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
             if worker.process.is_alive():
@@ -326,24 +278,26 @@ class MultiprocessExecutor:
             worker.conn.close()
 
 
-def _filtered_inputs(active: ActiveExecution, step: ExecutionStep) -> tuple[StepInput, ...]:
-    """Concrete inputs with fan-ins reduced to the outputs that exist, so the worker
-    needs no run state."""
-    from oprun.execution.plan import FromMultipleSources, FromStepOutput
+def worker_payload(run: RunContext, retries_enabled: bool) -> dict[str, Any]:
+    """What a worker needs to prepare the run for itself: the job's pointer and the
+    stored run (the same run preparation as the run process's)."""
+    recon = run.reconstructable_job
+    if recon is None:
+        raise DagsterInvariantViolationError(f"Run {run.run_id}: steps can run in other processes only for a reconstructable job.")
+    return {
+        "recon": recon.to_dict(),
+        "run": run.run,
+        "reused_steps": dict(run.reused_steps),
+        "instance": run.instance.worker_ref() if hasattr(run.instance, "worker_ref") else None,
+        "retries_enabled": retries_enabled,
+    }
 
-    out = []
-    for step_input in active.concrete_inputs(step):
-        source = step_input.source
-        if isinstance(source, FromMultipleSources):
-            source = FromMultipleSources(tuple(s for s in source.sources if not isinstance(s, FromStepOutput) or active.output_available(s)))
-        out.append(StepInput(step_input.name, None, source))
-    return tuple(out)
 
-
-class _StepFailed(Exception):
-    def __init__(self, step_key: str, cause: str | None = None) -> None:
-        super().__init__(f"Step '{step_key}' failed" + (f": {cause}" if cause else ""))
-        self.step_key = step_key
+def step_message(step: ExecutionStep, attempt: int) -> tuple[Any, ...]:
+    """A step as sent to a worker: its key, template and mapping key, its concrete
+    inputs (definitions stay behind: the worker has the job), and the attempt."""
+    inputs = tuple(StepInput(i.name, None, i.source) for i in step.inputs)
+    return ("step", step.key, step.template_key, step.mapping_key, inputs, attempt)
 
 
 class _WorkerInitError(Exception):
@@ -357,10 +311,9 @@ def create_multiprocess_executor(init_context: Any) -> MultiprocessExecutor:
     start = config.get("start_method") or {"spawn": {}}
     method = next(iter(start)) if isinstance(start, dict) and start else "spawn"
     preload = (start.get("forkserver") or {}).get("preload_modules") if method == "forkserver" else None
-    retries = config.get("retries") or {"enabled": {}}
     return MultiprocessExecutor(
         max_concurrent=config.get("max_concurrent"),
-        retries_enabled="disabled" not in retries,
+        retries_enabled=retries_enabled_from(config),
         start_method=method,
         preload_modules=preload,
         tag_concurrency_limits=config.get("tag_concurrency_limits"),

@@ -6,8 +6,10 @@ returns at once. `terminate(run_id)` moves the run to CANCELING, sends SIGTERM t
 the run worker's process group, SIGKILL after a grace period, and makes sure the
 run ends CANCELED with RUN_CANCELED as its last event.
 
-Knows the instance's API only; it imports nothing from execution (the worker is
-started by module name).
+It lives beside the executors, not in the instance: the instance stores runs and
+creates the launcher its config names (`run_launcher:` in oprun.yaml), this one
+by default. The launcher starts the run worker as a process, so it loads no
+execution code itself.
 """
 
 from __future__ import annotations
