@@ -53,7 +53,7 @@ def capture_in_process(directory: str, run_id: str, step_key: str) -> Iterator[t
     os.makedirs(os.path.dirname(out_path), exist_ok=True)
     with open(out_path, "a", encoding="utf-8") as out, open(err_path, "a", encoding="utf-8") as err:
         saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _Tee(saved[0], out), _Tee(saved[1], err)  # type: ignore[assignment]
+        sys.stdout, sys.stderr = _Tee(saved[0], out), _Tee(saved[1], err)
         try:
             yield out_path, err_path
         finally:

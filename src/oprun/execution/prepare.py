@@ -282,7 +282,10 @@ def create_executor(prepared: PreparedRun, instance: Any) -> Any:
     executor_config = prepared.resolved.executor_config()
     check_executor_requirements(job, prepared.resolved, prepared.reconstructable, instance, prepared.resource_defs)
     init = InitExecutorContext(job, job.executor_def, executor_config, instance, prepared.reconstructable)
-    executor = job.executor_def.executor_creation_fn(init)
+    create = job.executor_def.executor_creation_fn
+    if create is None:
+        raise DagsterInvalidDefinitionError(f"Executor '{job.executor_def.name}' of job '{job.name}' has no creation function.")
+    executor = create(init)
     if not callable(getattr(executor, "execute", None)):
         raise DagsterInvalidDefinitionError(
             f"Executor '{job.executor_def.name}' of job '{job.name}': its creation function returned {executor!r}, "

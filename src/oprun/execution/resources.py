@@ -138,7 +138,7 @@ def initialize_resources(
     run_id: str | None = None,
     log: Any = None,
     dagster_run: Any = None,
-    emit: Callable[[DagsterEventType, str, Any], None] | None = None,
+    emit: Callable[[DagsterEventType, str, Any], object] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Build the wanted resources (and what they need); tear them down on exit.
 

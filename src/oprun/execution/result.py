@@ -9,7 +9,9 @@ from typing import Any
 
 from oprun.definitions.jobs.io import DEFAULT_OUTPUT
 from oprun.errors import DagsterInvariantViolationError, did_you_mean
-from oprun.events import DagsterEvent, DagsterEventType, EventLogEntry
+from oprun.events import RUN_TERMINAL_EVENTS, DagsterEvent, DagsterEventType, EventLogEntry
+
+_RUN_TERMINAL = frozenset(k.value for k in RUN_TERMINAL_EVENTS)
 
 
 class ExecutionResult(abc.ABC):
@@ -32,8 +34,8 @@ class ExecutionResult(abc.ABC):
     def success(self) -> bool:
         for entry in reversed(self._entries):
             event = entry.dagster_event
-            if event is not None and event.event_type_value in ("RUN_SUCCESS", "RUN_FAILURE", "RUN_CANCELED"):
-                return event.event_type_value == "RUN_SUCCESS"
+            if event is not None and event.event_type_value in _RUN_TERMINAL:
+                return bool(event.event_type_value == DagsterEventType.RUN_SUCCESS.value)
         return False
 
     @property
@@ -71,8 +73,8 @@ class ExecutionResult(abc.ABC):
             if e.node_handle == node_name or (e.node_handle or "").startswith(prefix)
         ]
 
-    def _events_of_type(self, node_name: str, kind: str) -> list[DagsterEvent]:
-        return [e for e in self.events_for_node(node_name) if e.event_type_value == kind]
+    def _events_of_type(self, node_name: str, kind: DagsterEventType) -> list[DagsterEvent]:
+        return [e for e in self.events_for_node(node_name) if e.event_type_value == kind.value]
 
     def is_node_success(self, node_name: str) -> bool:
         events = self.events_for_node(node_name)
@@ -113,16 +115,16 @@ class ExecutionResult(abc.ABC):
         raise DagsterInvariantViolationError(f"Run {self._run_id} did not fail: it has no RUN_FAILURE event.")
 
     def retry_attempts_for_node(self, node_name: str) -> int:
-        return len(self._events_of_type(node_name, "STEP_RESTARTED"))
+        return len(self._events_of_type(node_name, DagsterEventType.STEP_RESTARTED))
 
     def asset_materializations_for_node(self, node_name: str) -> list[Any]:
-        return [e.asset_materialization for e in self._events_of_type(node_name, "ASSET_MATERIALIZATION")]
+        return [e.asset_materialization for e in self._events_of_type(node_name, DagsterEventType.ASSET_MATERIALIZATION)]
 
     def expectation_results_for_node(self, node_name: str) -> list[Any]:
-        return [e.expectation_result for e in self._events_of_type(node_name, "STEP_EXPECTATION_RESULT")]
+        return [e.expectation_result for e in self._events_of_type(node_name, DagsterEventType.STEP_EXPECTATION_RESULT)]
 
     def failure_data_for_node(self, node_name: str) -> Any:
-        failures = self._events_of_type(node_name, "STEP_FAILURE")
+        failures = self._events_of_type(node_name, DagsterEventType.STEP_FAILURE)
         return failures[-1].step_failure_data if failures else None
 
     def compute_events_for_handle(self, handle: str) -> list[DagsterEvent]:

@@ -66,7 +66,8 @@ class _Worker:
 
     @property
     def pid(self) -> int | None:
-        return self.process.pid
+        pid: int | None = self.process.pid
+        return pid
 
 
 def _exit_description(exitcode: int | None) -> str:
@@ -90,7 +91,7 @@ def _main_module_hidden() -> Iterator[None]:
     time (and run an unguarded script's top level again).
     """
     main = sys.modules.get("__main__")
-    saved = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
+    saved: dict[str, Any] = {k: main.__dict__[k] for k in ("__file__", "__spec__") if main is not None and k in main.__dict__}
     try:
         if main is not None:
             main.__dict__.pop("__file__", None)
