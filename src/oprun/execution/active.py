@@ -216,7 +216,10 @@ class ActiveExecution:
         error = SerializableErrorInfo(f"Step '{key}' failed: its {cause}.", [], error_type)
         wait = retry_delay(step, attempt, self.retries_enabled)
         if wait is not None:
-            self._emit(DagsterEventType.STEP_UP_FOR_RETRY, step, StepRetryData(error, wait), f'Execution of step "{key}" failed ({cause}) and has requested a retry.')
+            self._emit(
+                DagsterEventType.STEP_UP_FOR_RETRY, step, StepRetryData(error, wait),
+                f'Execution of step "{key}" failed ({cause}) and has requested a retry.',
+            )
             self._attempts[key] = attempt + 1
             self._retry_at[key] = time.monotonic() + wait
             return
@@ -226,7 +229,10 @@ class ActiveExecution:
     def report_interrupted(self, step: ExecutionStep) -> None:
         """The run was canceled while the step ran elsewhere: it ends failed."""
         error = SerializableErrorInfo(f"Step '{step.key}' was interrupted: the run was canceled.", [], "Interrupted")
-        self._emit(DagsterEventType.STEP_FAILURE, step, StepFailureData(error, None, "FRAMEWORK_ERROR"), f'Execution of step "{step.key}" was interrupted: the run was canceled.')
+        self._emit(
+            DagsterEventType.STEP_FAILURE, step, StepFailureData(error, None, "FRAMEWORK_ERROR"),
+            f'Execution of step "{step.key}" was interrupted: the run was canceled.',
+        )
 
     def _fail(self, key: str, error: BaseException) -> None:
         self._finish(key, FAILED)

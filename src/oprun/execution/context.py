@@ -6,7 +6,7 @@ their `build_*` constructors for tests.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from oprun.errors import (
     DagsterInvalidInvocationError,
@@ -227,7 +227,10 @@ def build_op_context(
 class DirectOpContext(OpExecutionContext):
     """The context `build_op_context` returns; bound to an op when invoked."""
 
-    def __init__(self, *, resources: dict[str, Any], resources_config: dict[str, Any], op_config: Any, instance: Any, partition_key: str | None, mapping_key: str | None, run_tags: Mapping[str, str] | None) -> None:
+    def __init__(
+        self, *, resources: dict[str, Any], resources_config: dict[str, Any], op_config: Any, instance: Any,
+        partition_key: str | None, mapping_key: str | None, run_tags: Mapping[str, str] | None,
+    ) -> None:
         from oprun.execution.logs import RunLogManager
 
         self._resource_defs = resources
@@ -268,7 +271,7 @@ class DirectOpContext(OpExecutionContext):
 
 class _NoOp:
     name = "ephemeral_op"
-    output_dict: dict[str, Any] = {}
+    output_dict: ClassVar[dict[str, Any]] = {}
 
 
 _NO_OP = _NoOp()

@@ -123,8 +123,13 @@ class JobExecutionResult(ExecutionResult):
         values: dict[str, Any] = {}
         single = _MISSING
         for step_key, mapping_key in keys:
-            upstream = OutputContext(step_key=step_key, name=output, job_name=self._job_def.name, run_id=self._run_id, mapping_key=mapping_key, dagster_type=out.dagster_type, op_def=op_def)
-            value = manager.load_input(InputContext(name=output, job_name=self._job_def.name, upstream_output=upstream, dagster_type=out.dagster_type, run_id=self._run_id))
+            upstream = OutputContext(
+                step_key=step_key, name=output, job_name=self._job_def.name, run_id=self._run_id,
+                mapping_key=mapping_key, dagster_type=out.dagster_type, op_def=op_def,
+            )
+            value = manager.load_input(InputContext(
+                name=output, job_name=self._job_def.name, upstream_output=upstream, dagster_type=out.dagster_type, run_id=self._run_id,
+            ))
             if mapping_key is not None:
                 values[mapping_key] = value
             elif step_key != handle:

@@ -54,7 +54,7 @@ def invoke_op(op_def: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any
             f"Too many input arguments were provided for op '{op_def.name}'. The op takes "
             f"{list(order)}, but {len(args_list)} positional arguments were given."
         )
-    bound = dict(zip(order, args_list))
+    bound = dict(zip(order, args_list, strict=False))
     for name, value in kwargs.items():
         if name in bound:
             raise DagsterInvalidInvocationError(f"Op '{op_def.name}' received argument '{name}' twice.")

@@ -16,9 +16,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from oprun.events import _ERROR_LEVEL_EVENTS as _ERROR_EVENTS
 from oprun.definitions import logger as logger_definitions
-from oprun.events import DagsterEvent, EventLogEntry
+from oprun.events import _ERROR_LEVEL_EVENTS as _ERROR_EVENTS, DagsterEvent, EventLogEntry
 
 # logging's levels
 DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50

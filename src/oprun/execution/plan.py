@@ -188,7 +188,9 @@ class _Builder:
         self.by_key: dict[str, ExecutionStep] = {}
         self.mapped: dict[str, tuple[str, str] | None] = {}
 
-    def add_graph(self, graph: Any, prefix: str, parents: tuple[tuple[Any, Any, str], ...], inherited_hooks: frozenset[Any], inherited_tags: dict[str, Any]) -> None:
+    def add_graph(
+        self, graph: Any, prefix: str, parents: tuple[tuple[Any, Any, str], ...], inherited_hooks: frozenset[Any], inherited_tags: dict[str, Any],
+    ) -> None:
         for node_name in graph.toposorted_node_names:
             node = graph.node_dict[node_name]
             handle = prefix + node_name
@@ -248,7 +250,9 @@ class _Builder:
         parent_graph, graph_node, parent_prefix = parents[-1]
         return self.input_source(parent_graph, graph_node.name, graph_input, parent_prefix, parents[:-1], parent_prefix + graph_node.name)
 
-    def fan_in_source(self, graph: Any, dep: MultiDependencyDefinition, node_name: str, input_name: str, prefix: str, parents: tuple[Any, ...], handle: str) -> FromMultipleSources:
+    def fan_in_source(
+        self, graph: Any, dep: MultiDependencyDefinition, node_name: str, input_name: str, prefix: str, parents: tuple[Any, ...], handle: str,
+    ) -> FromMultipleSources:
         sources = []
         for index, item in enumerate(dep.dependencies):
             if isinstance(item, (DependencyDefinition, DynamicCollectDependencyDefinition)):

@@ -170,7 +170,7 @@ def reconstructable(target: Any) -> ReconstructableJob:
             f"reconstructable() takes a job defined at module level, got {target!r}."
         )
     for module_name, module in list(sys.modules.items()):
-        if module is None or module_name.startswith(("oprun", "_")) and module_name != "__main__":
+        if module is None or (module_name.startswith(("oprun", "_")) and module_name != "__main__"):
             continue
         try:
             members = vars(module)

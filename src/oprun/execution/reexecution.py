@@ -11,11 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from oprun.definitions.jobs.config_schema import ResolvedRunConfig
+from oprun.definitions.jobs.job import JobDefinition
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, DagsterRunNotFoundError, did_you_mean
 from oprun.events import DagsterEventType
-from oprun.execution.active import Emitted
 from oprun.execution.plan import ExecutionPlan, create_execution_plan
 from oprun.runs import DagsterRun, DagsterRunStatus
+
 
 @dataclass(frozen=True)
 class ReexecutionOptions:
@@ -88,7 +90,9 @@ def _reused_outputs(instance: Any, parent: DagsterRun, steps: Sequence[str]) -> 
     return already, where
 
 
-def reexecution_state(job: Any, resolved: Any, plan: Any, instance: Any, parent_run_id: str, step_keys_to_execute: Sequence[str]) -> tuple[dict[str, Any], dict[str, str]]:
+def reexecution_state(
+    job: JobDefinition, resolved: ResolvedRunConfig, plan: ExecutionPlan, instance: Any, parent_run_id: str, step_keys_to_execute: Sequence[str],
+) -> tuple[dict[str, Any], dict[str, str]]:
     """What a re-execution reuses: each reused step's yielded outputs and the run
     that stored them. Raises, naming the step and output, if any is gone."""
     parent = instance.get_run_by_id(parent_run_id)
@@ -112,7 +116,10 @@ def handle_of(step_key: str) -> str:
     return step_key.split("[", 1)[0]
 
 
-def _check_reused_outputs_exist(job: Any, resource_defs: Mapping[str, Any], resolved: Any, instance: Any, step_key: str, run_id: str, emitted: Mapping[str, Any]) -> None:
+def _check_reused_outputs_exist(
+    job: JobDefinition, resource_defs: Mapping[str, Any], resolved: ResolvedRunConfig, instance: Any,
+    step_key: str, run_id: str, emitted: Mapping[str, Any],
+) -> None:
     """A re-execution whose parent outputs are gone says which step and output."""
     from oprun.definitions.resources.resource import fs_io_manager
 
@@ -140,7 +147,7 @@ class Reexecution(NamedTuple):
     step_keys: list[str] | None  # None: every step
 
 
-def plan_reexecution(job: Any, instance: Any, options: ReexecutionOptions) -> Reexecution:
+def plan_reexecution(job: JobDefinition, instance: Any, options: ReexecutionOptions) -> Reexecution:
     """The parent run and the step keys to execute, checked against the job."""
     parent = instance.get_run_by_id(options.parent_run_id)
     if parent is None:

@@ -124,7 +124,7 @@ def resource_order(resource_defs: Mapping[str, ResourceDefinition], wanted: set[
 def _enter_result(stack: contextlib.ExitStack, result: Any) -> Any:
     if isinstance(result, types.GeneratorType):
         return stack.enter_context(contextlib.contextmanager(lambda: result)())
-    if isinstance(result, contextlib.AbstractContextManager) and isinstance(result, contextlib._GeneratorContextManager):
+    if isinstance(result, contextlib.AbstractContextManager) and isinstance(result, contextlib._GeneratorContextManager):  # noqa: SLF001 - what @contextmanager returns
         return stack.enter_context(result)
     return result
 

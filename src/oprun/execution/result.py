@@ -197,7 +197,9 @@ class ExecutionResult(abc.ABC):
 class ExecuteInProcessResult(ExecutionResult):
     """The result of `execute_in_process`: outputs are captured in memory."""
 
-    def __init__(self, job_def: Any, run_id: str, entries: Sequence[EventLogEntry], output_capture: dict[tuple[str, str, str | None], Any], dagster_run: Any) -> None:
+    def __init__(
+        self, job_def: Any, run_id: str, entries: Sequence[EventLogEntry], output_capture: dict[tuple[str, str, str | None], Any], dagster_run: Any,
+    ) -> None:
         super().__init__(job_def, run_id, entries)
         self._output_capture = output_capture
         self._dagster_run = dagster_run

@@ -35,7 +35,6 @@ from oprun.events import (
     StepMaterializationData,
     StepOutputData,
     StepRetryData,
-    StepSkippedData,
     StepSuccessData,
     TypeCheckData,
     UserFailureData,
@@ -106,7 +105,7 @@ def execute_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepO
         inputs = _load_inputs(rc, step, context)
         _run_compute(rc, step, context, inputs, emitted)
         _check_required_outputs(rc, step, context, emitted)
-    except BaseException as exc:  # noqa: BLE001 - every failure becomes exactly one event
+    except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not rc.catch_interrupts:
             raise
         outcome = _failure_outcome(rc, step, exc, attempt, emitted)
@@ -234,7 +233,9 @@ def _load_from_output(rc: RunContext, step: ExecutionStep, context: OpExecutionC
     return value
 
 
-def _input_context(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, upstream: OutputContext | None) -> InputContext:
+def _input_context(
+    rc: RunContext, step: ExecutionStep, context: OpExecutionContext, input_name: str, input_def: Any, upstream: OutputContext | None,
+) -> InputContext:
     return InputContext(
         name=input_name,
         job_name=rc.job_name,
@@ -379,7 +380,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
             f'Op "{op_def.name}" has {len(outputs)} outputs {[o.name for o in outputs]}: return a tuple of '
             f"{len(outputs)} values in that order (or yield Output(value, name)), got {_short(result)}."
         )
-    for out, value in zip(outputs, result):
+    for out, value in zip(outputs, result, strict=True):
         if isinstance(value, (Output, DynamicOutput)):
             yield value
         elif out.is_dynamic:
@@ -480,14 +481,20 @@ def _handle_output(
         result = dagster_type.type_check(context, value)
         check = TypeCheckData(result.success, name, result.description, result.metadata)
         if not result.success:
-            _event(rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check failed).')
+            _event(
+                rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
+                f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check failed).',
+            )
             raise DagsterTypeCheckDidNotPass(
                 f'Type check failed for step output "{name}" - expected type "{dagster_type.display_name}". '
                 f"Description: {result.description}",
                 result.metadata,
                 dagster_type,
             )
-    _event(rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata), f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).')
+    _event(
+        rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
+        f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).',
+    )
     rc.capture_output(step.key, name, mapping_key, value)
     manager_key = out_def.io_manager_key
     handled_metadata: dict[str, Any] = {}

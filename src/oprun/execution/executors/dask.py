@@ -12,9 +12,7 @@ that dies mid-step fails that step with the cause.
 from __future__ import annotations
 
 import time
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import distributed
 

@@ -19,9 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from oprun.errors import DagsterInvariantViolationError
 from oprun.events import SerializableErrorInfo
