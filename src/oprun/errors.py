@@ -85,6 +85,26 @@ class DagsterInvalidConfigError(DagsterError):
         super().__init__("\n".join(lines))
 
 
+class ConfigFileError(DagsterInvalidConfigError):
+    """A run config file or YAML string cannot be read or is not a YAML mapping;
+    the message names the file (and the line and column of a YAML error)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [], None)
+
+
+class DagsterInstanceConfigError(DagsterInvalidConfigError, DagsterInvariantViolationError):
+    """The instance config file (`oprun.yaml` / `dagster.yaml`) is wrong; the message
+    names the file and the key.
+
+    A `DagsterInvalidConfigError`, as Dagster raises for a bad `dagster.yaml`, and
+    still a `DagsterInvariantViolationError`, which it was in earlier oprun releases.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [], None)
+
+
 class DagsterTypeCheckDidNotPass(DagsterError):
     """A value failed the type check of an op input or output."""
 
@@ -159,10 +179,6 @@ class DagsterExecutionHandleOutputError(DagsterUserCodeExecutionError):
     """An IO manager failed to store an output."""
 
 
-class DagsterUnknownStepStateError(DagsterError):
-    """A step's state could not be determined."""
-
-
 class DagsterInvalidPropertyError(DagsterError):
     """A context property was read where it has no value."""
 
@@ -181,10 +197,6 @@ class DagsterCodeLocationLoadError(DagsterError):
 
 class DagsterStorageError(DagsterError):
     """The instance's storage failed; the backend error is the cause."""
-
-
-class DagsterUndefinedLogicalVersionError(DagsterError):
-    pass
 
 
 # Raised by user code to control execution. They are not DagsterErrors in Dagster

@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from oprun import DagsterInstance
-from oprun.instance import DagsterInstanceConfigError
+from oprun.errors import DagsterInstanceConfigError
 
 WRITER = textwrap.dedent(
     """

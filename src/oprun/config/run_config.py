@@ -10,7 +10,7 @@ import copy
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from oprun.errors import DagsterInvalidConfigError
+from oprun.errors import ConfigFileError, DagsterInvalidConfigError
 
 
 def _node_config(value: Any) -> Any:
@@ -102,13 +102,6 @@ def _merge_into(target: dict[str, Any], source: Mapping[str, Any]) -> None:
             _merge_into(target[key], value)
         else:
             target[key] = copy.deepcopy(value)
-
-
-class ConfigFileError(DagsterInvalidConfigError):
-    """A run config file cannot be read or is not valid YAML."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, [], None)
 
 
 def load_yaml_string(text: str, source: str = "<string>") -> dict[str, Any]:

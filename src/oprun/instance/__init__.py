@@ -4,6 +4,6 @@ This package's modules import SQLAlchemy only where a SQL storage is opened; an
 ephemeral instance never does. Knows events and runs; never execution or a surface.
 """
 
-from oprun.instance.instance import DagsterInstance, DagsterInstanceConfigError, Instance, instance_for_test
+from oprun.instance.instance import DagsterInstance, Instance, instance_for_test
 
-__all__ = ["DagsterInstance", "DagsterInstanceConfigError", "Instance", "instance_for_test"]
+__all__ = ["DagsterInstance", "Instance", "instance_for_test"]

@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from oprun.errors import DagsterInvariantViolationError, did_you_mean
+from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
 from oprun.instance.storage import EventLogConnection, InMemoryRunStorage, RunStorage
 from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 
 CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
 _TOP_LEVEL_KEYS = {"storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry", "run_monitoring", "concurrency"}
-
-
-class DagsterInstanceConfigError(DagsterInvariantViolationError):
-    """The instance config file is wrong; the message names the file and key."""
 
 
 def _env_value(value: Any, where: str) -> Any:
@@ -297,43 +293,50 @@ class DagsterInstance:
         new_cursor = str(records[-1].storage_id) if records else (str(after) if after is not None else "")
         return EventLogConnection(records, new_cursor, has_more)
 
-    def _report(self, run: DagsterRun, kind: str, message: str, data: Any = None, step_key: str | None = None) -> None:
-        event = DagsterEvent(kind, run.job_name, step_key, None, data, message, current_pid())
+    def _report(self, run: DagsterRun, kind: DagsterEventType, message: str, data: Any = None, step_key: str | None = None) -> None:
+        event = DagsterEvent(kind.value, run.job_name, step_key, None, data, message, current_pid())
         import logging
         import time
 
-        level = logging.ERROR if kind in ("RUN_FAILURE",) else logging.DEBUG
+        level = logging.ERROR if kind is DagsterEventType.RUN_FAILURE else logging.DEBUG
         self.handle_new_event(EventLogEntry(run.run_id, time.time(), level, message, run.job_name, step_key, None, event))
 
     def report_engine_event(self, message: str, dagster_run: DagsterRun, metadata: Mapping[str, Any] | None = None, step_key: str | None = None) -> None:
-        self._report(dagster_run, "ENGINE_EVENT", message, EngineEventData(dict(metadata or {})), step_key)
+        self._report(dagster_run, DagsterEventType.ENGINE_EVENT, message, EngineEventData(dict(metadata or {})), step_key)
 
     def report_run_failed(self, dagster_run: DagsterRun, message: str | None = None) -> None:
         current = self.get_run_by_id(dagster_run.run_id)
         if current is None or current.is_finished:
             return
-        self._report(current, "RUN_FAILURE", message or f'Execution of run for "{current.job_name}" failed.', JobFailureData(None, "UNEXPECTED_TERMINATION"))
+        self._report(current, DagsterEventType.RUN_FAILURE, message or f'Execution of run for "{current.job_name}" failed.', JobFailureData(None, "UNEXPECTED_TERMINATION"))
 
     def report_run_canceling(self, dagster_run: DagsterRun, message: str | None = None) -> None:
         current = self.get_run_by_id(dagster_run.run_id)
         if current is None or current.is_finished:
             return
-        self._report(current, "RUN_CANCELING", message or "Sending run termination request.")
+        self._report(current, DagsterEventType.RUN_CANCELING, message or "Sending run termination request.")
 
     def report_run_canceled(self, dagster_run: DagsterRun, message: str | None = None) -> None:
         current = self.get_run_by_id(dagster_run.run_id)
         if current is None or current.is_finished:
             return
-        self._report(current, "RUN_CANCELED", message or f'Execution of run for "{current.job_name}" was canceled.')
+        self._report(current, DagsterEventType.RUN_CANCELED, message or f'Execution of run for "{current.job_name}" was canceled.')
 
     # -- launching --
 
     @property
     def run_launcher(self) -> Any:
+        """The launcher that starts recorded runs: the class named by
+        `run_launcher: {module, class, config}` in oprun.yaml, as in Dagster's
+        instance config; by default oprun's, which starts each run in its own
+        process. The instance stores runs; it never executes one itself."""
         if self._run_launcher is None:
-            from oprun.instance.run_launcher import DefaultRunLauncher
+            import importlib
 
-            self._run_launcher = DefaultRunLauncher(self)
+            spec = self._settings.get("run_launcher") or {}
+            module = importlib.import_module(spec.get("module") or "oprun.execution.launcher")
+            launcher_class = getattr(module, spec.get("class") or "DefaultRunLauncher")
+            self._run_launcher = launcher_class(self, **(spec.get("config") or {}))
         return self._run_launcher
 
     def launch_run(self, run_id: str) -> DagsterRun:

@@ -60,9 +60,18 @@ class GraphDefinition(composition.InvocableNode):
         ins: Mapping[str, GraphIn] | None = None,
         outs: Mapping[str, GraphOut] | None = None,
         positional_inputs: Sequence[str] | None = None,
-        **_ignored: Any,
+        input_assets: Mapping[str, Mapping[str, Any]] | None = None,
+        node_input_source_assets: Mapping[str, Mapping[str, Any]] | None = None,
+        composition_fn: Callable[..., Any] | None = None,
     ) -> None:
         self.name = check_valid_name(name, what="graph name")
+        # Dagster loads these inputs from assets; oprun runs op jobs only, so a
+        # non-empty mapping is refused rather than left unloaded.
+        _reject_input_assets(self.name, "input_assets", input_assets)
+        _reject_input_assets(self.name, "node_input_source_assets", node_input_source_assets)
+        # The function whose body composed this graph (`@graph` passes it); kept,
+        # as in Dagster, so that tools can point at the graph's source.
+        self.composition_fn = composition_fn
         self.description = description
         self.tags = dict(tags or {})
         self._definitions = _check_node_defs(self.name, node_defs or [])
@@ -167,10 +176,13 @@ class GraphDefinition(composition.InvocableNode):
         asset_layer: Any = None,
         input_values: Mapping[str, Any] | None = None,
         run_tags: Mapping[str, Any] | None = None,
-        _was_explicitly_provided_resources: bool | None = None,
     ) -> Any:
         from oprun.definitions.jobs.job import JobDefinition
 
+        if asset_layer is not None:
+            raise DagsterInvalidDefinitionError(
+                f"Graph '{self.name}': to_job(asset_layer=...) is not supported: oprun runs op jobs, not assets."
+            )
         job = JobDefinition(
             graph_def=self,
             name=name,
@@ -213,6 +225,15 @@ class GraphDefinition(composition.InvocableNode):
 
     def __repr__(self) -> str:
         return f"<GraphDefinition {self.name}>"
+
+
+def _reject_input_assets(graph_name: str, argument: str, value: Mapping[str, Any] | None) -> None:
+    if value:
+        raise DagsterInvalidDefinitionError(
+            f"GraphDefinition '{graph_name}': {argument}={{...}} is not supported: oprun runs op jobs, not "
+            f"assets, so it cannot load inputs of {sorted(map(str, value))} from assets. Give those inputs "
+            "an upstream op, or a value in run config (ops.<node>.inputs.<input>)."
+        )
 
 
 # --- building nodes -----------------------------------------------------------------
@@ -539,6 +560,7 @@ def _build_graph(fn: Callable[..., Any], name: str | None, description: str | No
         ins=ins,
         outs=out,
         positional_inputs=input_names,
+        composition_fn=fn,
     )
 
 
