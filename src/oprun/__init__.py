@@ -32,7 +32,8 @@ _export(
     "DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError",
     "DagsterExecutionInterruptedError", "DagsterUnknownPartitionError", "DagsterInvalidPropertyError",
     "DagsterInvalidMetadata", "DagsterImportError", "DagsterCodeLocationLoadError",
-    "DagsterStorageError", "Failure", "RetryRequested",
+    "DagsterStorageError", "DagsterExecutionLoadInputError", "DagsterExecutionHandleOutputError",
+    "ConfigFileError", "DagsterInstanceConfigError", "Failure", "RetryRequested",
 )
 _export(
     "oprun.events",
@@ -126,7 +127,10 @@ _export(
 _export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
 _export("oprun.definitions.dask_executor", "dask_executor")
-_export("oprun.execution.execute_job", "execute_job", "ReexecutionOptions", "InitExecutorContext")
+_export("oprun.execution.execute_job", "execute_job")
+_export("oprun.execution.reexecution", "ReexecutionOptions")
+_export("oprun.execution.prepare", "InitExecutorContext")
+_export("oprun.execution.executors.base", "Executor")
 _export("oprun.definitions.resources.fs_io_manager", "FilesystemIOManager")
 _export(
     "oprun.definitions.resources.configurable",
