@@ -50,7 +50,8 @@ class DagsterAliasFinder:
         real = TARGET + fullname[len(ALIAS):]
         if real != TARGET and importlib.util.find_spec(real) is None:
             return None
-        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real))
+        # typeshed wants an importlib.abc.Loader; the import system needs only the protocol.
+        return importlib.machinery.ModuleSpec(fullname, _AliasLoader(real))  # type: ignore[arg-type]
 
 
 _finder: DagsterAliasFinder | None = None

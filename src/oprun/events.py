@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable, Mapping
 from enum import Enum
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 
 class DagsterEventType(str, Enum):
@@ -118,7 +119,7 @@ class TypeCheckData(NamedTuple):
     success: bool
     label: str
     description: str | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class StepInputData(NamedTuple):
@@ -130,7 +131,7 @@ class StepOutputData(NamedTuple):
     output_name: str
     mapping_key: str | None = None
     type_check_data: TypeCheckData | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class LoadedInputData(NamedTuple):
@@ -138,13 +139,13 @@ class LoadedInputData(NamedTuple):
     manager_key: str
     upstream_output_name: str | None = None
     upstream_step_key: str | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class HandledOutputData(NamedTuple):
     output_name: str
     manager_key: str
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class StepSuccessData(NamedTuple):
@@ -153,7 +154,7 @@ class StepSuccessData(NamedTuple):
 
 class UserFailureData(NamedTuple):
     description: str | None
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class StepFailureData(NamedTuple):
@@ -184,7 +185,7 @@ class HookErroredData(NamedTuple):
 
 
 class EngineEventData(NamedTuple):
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
     error: SerializableErrorInfo | None = None
 
 
@@ -268,23 +269,23 @@ class DagsterEvent(NamedTuple):
 
     @property
     def step_output_data(self) -> StepOutputData:
-        return self.event_specific_data
+        return cast(StepOutputData, self.event_specific_data)
 
     @property
     def step_input_data(self) -> StepInputData:
-        return self.event_specific_data
+        return cast(StepInputData, self.event_specific_data)
 
     @property
     def step_failure_data(self) -> StepFailureData:
-        return self.event_specific_data
+        return cast(StepFailureData, self.event_specific_data)
 
     @property
     def step_retry_data(self) -> StepRetryData:
-        return self.event_specific_data
+        return cast(StepRetryData, self.event_specific_data)
 
     @property
     def step_materialization_data(self) -> StepMaterializationData:
-        return self.event_specific_data
+        return cast(StepMaterializationData, self.event_specific_data)
 
     @property
     def asset_materialization(self) -> Any:
@@ -296,19 +297,19 @@ class DagsterEvent(NamedTuple):
 
     @property
     def job_failure_data(self) -> JobFailureData:
-        return self.event_specific_data
+        return cast(JobFailureData, self.event_specific_data)
 
     @property
     def hook_errored_data(self) -> HookErroredData:
-        return self.event_specific_data
+        return cast(HookErroredData, self.event_specific_data)
 
     @property
     def engine_event_data(self) -> EngineEventData:
-        return self.event_specific_data
+        return cast(EngineEventData, self.event_specific_data)
 
     @property
     def logs_captured_data(self) -> LogsCapturedData:
-        return self.event_specific_data
+        return cast(LogsCapturedData, self.event_specific_data)
 
 
 class EventLogEntry(NamedTuple):
@@ -382,8 +383,9 @@ os.register_at_fork(after_in_child=_after_fork)
 
 # --- plain-dict conversion, for storage and the wire ----------------------------
 
-_PAYLOADS: dict[str, type] = {
-    cls.__name__: cls
+# Class name -> (constructor, field names) of each record `from_plain` rebuilds.
+_PAYLOADS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
+    cls.__name__: (cls, cls._fields)
     for cls in (
         SerializableErrorInfo,
         TypeCheckData,
@@ -433,9 +435,10 @@ def from_plain(value: Any) -> Any:
     if isinstance(value, dict):
         cls_name = value.get("__class__")
         data = {k: from_plain(v) for k, v in value.items() if k != "__class__"}
-        cls = _PAYLOADS.get(cls_name) if isinstance(cls_name, str) else None
-        if cls is not None:
-            return cls(**{k: data[k] for k in cls._fields if k in data})
+        payload = _PAYLOADS.get(cls_name) if isinstance(cls_name, str) else None
+        if payload is not None:
+            make, fields = payload
+            return make(**{k: data[k] for k in fields if k in data})
         if cls_name is not None:
             data["__class__"] = cls_name
         return data

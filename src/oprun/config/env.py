@@ -11,10 +11,12 @@ class EnvVar(str):
     """The *name* of an environment variable, usable as a value in `Config` and
     resource classes: `MyResource(token=EnvVar("TOKEN"))`."""
 
+    _as_int: bool = False  # EnvVar.int(...)
+
     @classmethod
     def int(cls, name: str) -> EnvVar:
         made = cls(name)
-        made._as_int = True  # type: ignore[attr-defined]
+        made._as_int = True
         return made
 
     @property

@@ -18,7 +18,7 @@ def _config_class_param(fn: Callable[..., Any]) -> type | None:
         hints = typing.get_type_hints(fn)
     except Exception:  # noqa: BLE001 - unresolvable annotations: treat as untyped
         hints = getattr(fn, "__annotations__", {})
-    params = [p for p in inspect.signature(fn).parameters.values()]
+    params = list(inspect.signature(fn).parameters.values())
     if len(params) != 1:
         return None
     annotation = hints.get(params[0].name)
@@ -51,11 +51,12 @@ class ConfigMapping:
 
     def resolve_from_validated(self, value: Any) -> dict[str, Any]:
         """Call the function on the (validated) outer value; returns a plain dict."""
-        argument = self._config_class.from_config_value(value or {}) if self._config_class is not None else value  # type: ignore[attr-defined]
+        argument = self._config_class.from_config_value(value or {}) if self._config_class is not None else value  # type: ignore[attr-defined]  # a Config class, checked by duck typing
         result = self.config_fn(argument)
         to_dict = getattr(result, "to_config_dict", None)
         if callable(to_dict):
-            return to_dict()
+            plain: dict[str, Any] = to_dict()  # a Config object
+            return plain
         if result is None:
             return {}
         if not isinstance(result, dict):

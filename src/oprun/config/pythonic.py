@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import enum
 import typing
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import pydantic
 from pydantic_core import PydanticUndefined
 
 from oprun.config.env import EnvVar
 from oprun.config.types import (
+    Any as AnyType,
     Array,
     BoolSource,
     ConfigType,
+    Enum as EnumType,
     EnumValue,
     Field,
+    Float as FloatType,
     IntSource,
     Map,
     Noneable,
@@ -32,9 +35,6 @@ from oprun.config.types import (
     StringSource,
     resolve_config_type,
 )
-from oprun.config.types import Any as AnyType
-from oprun.config.types import Enum as EnumType
-from oprun.config.types import Float as FloatType
 from oprun.errors import DagsterInvalidConfigDefinitionError
 
 _UNION_TYPES: tuple[Any, ...] = (typing.Union, __import__("types").UnionType)
@@ -128,7 +128,7 @@ class Config(pydantic.BaseModel):
             if info.default is not PydanticUndefined:
                 fields[key] = Field(config_type, default_value=_plain_default(info.default), description=info.description)
             elif info.default_factory is not None:
-                fields[key] = Field(config_type, default_value=_plain_default(info.default_factory()), description=info.description)  # type: ignore[call-arg]
+                fields[key] = Field(config_type, default_value=_plain_default(info.default_factory()), description=info.description)  # type: ignore[call-arg]  # factories taking the validated data are not supported
             elif none_allowed:
                 fields[key] = Field(config_type, default_value=None, description=info.description)
             else:
@@ -139,7 +139,7 @@ class Config(pydantic.BaseModel):
         return made
 
     @classmethod
-    def from_config_value(cls, value: Any) -> Config:
+    def from_config_value(cls, value: Any) -> Self:
         """An instance from a validated config value (nested dicts, enum members)."""
         return cls.model_validate(value or {})
 

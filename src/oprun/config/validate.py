@@ -108,16 +108,19 @@ class _Run:
 _MISSING = object()
 
 
-def validate_config(schema: Any, value: Any) -> ConfigResult:
-    """Validate `value` against `schema` (a ConfigType, a Field or shorthand)."""
+def validate_config(schema: Any, value: Any, root: Path = ("root",)) -> ConfigResult:
+    """Validate `value` against `schema` (a ConfigType, a Field or shorthand).
+
+    `root` is the path of `value` in its document, for errors in a part of a
+    larger one (the config a `configured` op maps to sits at `root:ops:x:config`)."""
     run = _Run()
     field = as_field(schema)
     if value is None and (field.default_provided or not field.is_required or isinstance(field.config_type, Shape)):
-        processed = _absent(field, ("root",), run)
+        processed = _absent(field, root, run)
         if processed is _MISSING and isinstance(field.config_type, Shape):
-            processed = _check(field.config_type, {}, ("root",), run)
+            processed = _check(field.config_type, {}, root, run)
     else:
-        processed = _check(field.config_type, value, ("root",), run)
+        processed = _check(field.config_type, value, root, run)
     if processed is _MISSING:
         processed = None
     ok = not run.errors
@@ -164,7 +167,13 @@ def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
         return None if value is None else _check(config_type.inner_type, value, path, run)
     if isinstance(config_type, Array):
         if not isinstance(value, list):
-            run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be list. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+            run.error(
+                path,
+                "RUNTIME_TYPE_MISMATCH",
+                f'Value {_at(path)} must be list. Expected: "{config_type.display_name}". Found: {_short(value)}.',
+                config_type,
+                value,
+            )
             return _MISSING
         return [_check(config_type.inner_type, item, (*path, i), run) for i, item in enumerate(value)]
     if isinstance(config_type, Map):
@@ -237,7 +246,13 @@ def _from_env(config_type: Source, raw: str, name: str, path: Path, run: _Run) -
 
 def _check_map(config_type: Map, value: Any, path: Path, run: _Run) -> Any:
     if not isinstance(value, Mapping):
-        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        run.error(
+            path,
+            "RUNTIME_TYPE_MISMATCH",
+            f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.',
+            config_type,
+            value,
+        )
         return _MISSING
     out = {}
     for key, item in value.items():
@@ -260,7 +275,13 @@ def _check_shape(config_type: Shape, value: Any, path: Path, run: _Run) -> Any:
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
-        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        run.error(
+            path,
+            "RUNTIME_TYPE_MISMATCH",
+            f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.',
+            config_type,
+            value,
+        )
         return _MISSING
     fields = config_type.fields
     value = _apply_aliases(config_type, value, path, run)
@@ -333,7 +354,13 @@ def _check_selector(config_type: Selector, value: Any, path: Path, run: _Run) ->
     if value is None:
         value = {}
     if not isinstance(value, Mapping):
-        run.error(path, "RUNTIME_TYPE_MISMATCH", f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.', config_type, value)
+        run.error(
+            path,
+            "RUNTIME_TYPE_MISMATCH",
+            f'Value {_at(path)} must be dict. Expected: "{config_type.display_name}". Found: {_short(value)}.',
+            config_type,
+            value,
+        )
         return _MISSING
     unknown = [k for k in value if k not in fields]
     if unknown:

@@ -14,14 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from oprun.definitions.automation.schedules import ScheduleDefinition
+from oprun.definitions.automation.sensors import SensorDefinition
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def
 from oprun.definitions.jobs.graph import GraphDefinition
 from oprun.definitions.jobs.io import check_valid_name
 from oprun.definitions.jobs.job import JobDefinition
-from oprun.definitions.logger import LoggerDefinition
 from oprun.definitions.jobs.metadata import normalize_metadata
-from oprun.definitions.automation.schedules import ScheduleDefinition
-from oprun.definitions.automation.sensors import SensorDefinition
+from oprun.definitions.logger import LoggerDefinition
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
 
@@ -113,9 +113,9 @@ class Definitions:
                     "Definitions(jobs=...) have that name. Rename one of them."
                 )
             self._unresolved[item.name] = item
-        for kind, items, argument, expected in (
-            ("schedule", self.schedules, "schedules", ScheduleDefinition),
-            ("sensor", self.sensors, "sensors", SensorDefinition),
+        for items, argument, expected in (
+            (self.schedules, "schedules", ScheduleDefinition),
+            (self.sensors, "sensors", SensorDefinition),
         ):
             for position, item in enumerate(items):
                 if not isinstance(item, expected):
@@ -123,7 +123,7 @@ class Definitions:
                         f"Definitions({argument}=...) takes {expected.__name__}s; item {position} is "
                         f"{type(item).__name__} {item!r}."
                     )
-                self._add_automation(kind, item)
+                self._add_automation(item)
         for kind, automation in self._automations():
             for job in _direct_targets(automation):
                 existing = self._unresolved.get(job.name)
@@ -149,7 +149,7 @@ class Definitions:
                     f"Pass it in Definitions(resources={{'{missing[0]}': ...}}).{did_you_mean(missing[0], self.resources)}"
                 )
 
-    def _add_automation(self, kind: str, item: ScheduleDefinition | SensorDefinition) -> None:
+    def _add_automation(self, item: ScheduleDefinition | SensorDefinition) -> None:
         existing = self._schedules.get(item.name) or self._sensors.get(item.name)
         if existing is item:
             return
@@ -158,12 +158,12 @@ class Definitions:
                 f"Duplicate definition found for {item.name}: schedules and sensors share one namespace, and two "
                 "of them have that name. Rename one of them."
             )
-        if kind == "schedule":
-            self._schedules[item.name] = item  # type: ignore[assignment]
+        if isinstance(item, ScheduleDefinition):
+            self._schedules[item.name] = item
         else:
-            self._sensors[item.name] = item  # type: ignore[assignment]
+            self._sensors[item.name] = item
 
-    def _automations(self) -> list[tuple[str, Any]]:
+    def _automations(self) -> list[tuple[str, ScheduleDefinition | SensorDefinition]]:
         return [("schedule", s) for s in self._schedules.values()] + [("sensor", s) for s in self._sensors.values()]
 
     # -- jobs (bound on first use, then cached) --
@@ -311,16 +311,16 @@ def _merge_maps(def_sets: Sequence[Definitions], what: str, get: Callable[[Defin
     return merged
 
 
-def _direct_targets(automation: Any) -> list[Any]:
+def _direct_targets(automation: ScheduleDefinition | SensorDefinition) -> list[Any]:
     if isinstance(automation, ScheduleDefinition):
         return [automation.job] if automation.has_direct_job else []
-    return automation.direct_jobs  # type: ignore[no-any-return]
+    return automation.direct_jobs
 
 
-def _target_names(automation: Any) -> list[str]:
+def _target_names(automation: ScheduleDefinition | SensorDefinition) -> list[str]:
     if isinstance(automation, ScheduleDefinition):
         return [automation.job_name]
-    return automation.job_names  # type: ignore[no-any-return]
+    return automation.job_names
 
 
 # --- repositories -----------------------------------------------------------------------
@@ -450,7 +450,9 @@ def _from_dict(result: Mapping[str, Any], where: str) -> tuple[list[Any], list[A
             f"Keys: {list(_REPOSITORY_KINDS)}."
         )
     found: dict[str, list[Any]] = {kind: [] for kind in _REPOSITORY_KINDS}
-    expected = {"jobs": (JobDefinition, GraphDefinition), "schedules": ScheduleDefinition, "sensors": SensorDefinition}
+    expected: dict[str, type[Any] | tuple[type[Any], ...]] = {
+        "jobs": (JobDefinition, GraphDefinition), "schedules": ScheduleDefinition, "sensors": SensorDefinition,
+    }
     for kind in _REPOSITORY_KINDS:
         section = result.get(kind) or {}
         if not isinstance(section, Mapping):
@@ -459,7 +461,7 @@ def _from_dict(result: Mapping[str, Any], where: str) -> tuple[list[Any], list[A
             # Values may be functions that build the definition: call them now.
             if not isinstance(value, expected[kind]) and callable(value):
                 value = value()
-            if not isinstance(value, expected[kind]):  # type: ignore[arg-type]
+            if not isinstance(value, expected[kind]):
                 raise DagsterInvalidDefinitionError(
                     f"{where}: '{kind}' entry '{key}' is {type(value).__name__}, not a {kind[:-1]} definition."
                 )

@@ -136,15 +136,23 @@ class ConsoleLogWriter:
 _LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
 
 
-_STAMP: list[Any] = [None, ""]
+class _LastStamp:
+    __slots__ = ("second", "text")
+
+    def __init__(self) -> None:
+        self.second: int | None = None
+        self.text = ""
+
+
+_STAMP = _LastStamp()
 
 
 def _stamp(now: int) -> str:
     """A time to the second, formatted once per second (it is on every line)."""
-    if _STAMP[0] != now:
-        _STAMP[0] = now
-        _STAMP[1] = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))
-    return _STAMP[1]
+    if _STAMP.second != now:
+        _STAMP.second = now
+        _STAMP.text = time.strftime("%Y-%m-%d %H:%M:%S %z", time.localtime(now))
+    return _STAMP.text
 
 
 def _is_tty(stream: Any) -> bool:

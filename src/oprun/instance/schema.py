@@ -27,8 +27,8 @@ VERSION_TABLE = "oprun_alembic_version"
 REVISIONS = ("0001_baseline",)
 HEAD = REVISIONS[-1]
 
-# What `oprun_schema_version` numbers were, as revisions.
-_LEGACY_VERSIONS = {1: "0001_baseline"}
+# What `oprun_schema_version` numbers were, as revisions (None: the table is empty).
+_LEGACY_VERSIONS: dict[int | None, str] = {1: "0001_baseline"}
 _LEGACY_TABLE = "oprun_schema_version"
 
 metadata = sa.MetaData()
@@ -109,7 +109,7 @@ def _read_revision(conn: sa.Connection, partial_ok: bool = False) -> tuple[str |
     return None, False
 
 
-def _legacy_number(conn: sa.Connection) -> int:
+def _legacy_number(conn: sa.Connection) -> int | None:
     return conn.execute(sa.text(f"SELECT version FROM {_LEGACY_TABLE}")).scalar()
 
 

@@ -16,7 +16,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -68,14 +68,12 @@ def _run_from_row(row: Any, tags: dict[str, str]) -> DagsterRun:
     )
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _naive_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc).replace(tzinfo=None) if value.tzinfo is not None else value
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo is not None else value
 
 
 class SqlRunStorage(RunStorage):
@@ -181,7 +179,13 @@ class SqlRunStorage(RunStorage):
             query = query.where(runs.c.update_timestamp > _naive_utc(filters.updated_after))
         return query
 
-    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, cursor: str | None = None, ascending: bool = False) -> list[RunRecord]:
+    def get_run_records(
+        self,
+        filters: RunsFilter | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ascending: bool = False,
+    ) -> list[RunRecord]:
         runs = schema.runs
 
         def read(conn: sa.Connection) -> list[RunRecord]:
@@ -196,7 +200,7 @@ class SqlRunStorage(RunStorage):
             rows = list(conn.execute(query))
             tags = self._tags_for(conn, [r.run_id for r in rows])
             return [
-                RunRecord(r.id, _run_from_row(r, tags[r.run_id]), _aware(r.create_timestamp), _aware(r.update_timestamp), r.start_time, r.end_time)  # type: ignore[arg-type]
+                RunRecord(r.id, _run_from_row(r, tags[r.run_id]), _aware(r.create_timestamp), _aware(r.update_timestamp), r.start_time, r.end_time)
                 for r in rows
             ]
 
@@ -276,7 +280,14 @@ class SqlRunStorage(RunStorage):
 
         self._do(write)
 
-    def get_records(self, run_id: str, after_id: int | None = None, of_types: set[str] | None = None, limit: int | None = None, ascending: bool = True) -> list[EventLogRecord]:
+    def get_records(
+        self,
+        run_id: str,
+        after_id: int | None = None,
+        of_types: set[str] | None = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> list[EventLogRecord]:
         logs = schema.event_logs
         query = sa.select(logs.c.id, logs.c.event).where(logs.c.run_id == run_id)
         if after_id is not None:
@@ -347,7 +358,7 @@ class PostgresRunStorage(SqlRunStorage):
             from oprun.errors import DagsterImportError
 
             raise DagsterImportError("PostgreSQL storage needs psycopg: pip install 'oprun[postgres]'") from exc
-        if url.startswith("postgresql://") or url.startswith("postgres://"):
+        if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args or {})
         super().__init__(engine)

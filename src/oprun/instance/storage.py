@@ -52,17 +52,34 @@ def snapshot_id(snapshot: dict[str, Any]) -> str:
 
 
 def now() -> datetime:
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
-def _with_datetimes(record: RunRecord) -> RunRecord:
-    from datetime import datetime, timezone
+class _StoredRun(NamedTuple):
+    """A `RunRecord` as the in-memory store keeps it: times are epoch seconds until
+    read (`_with_datetimes`), so a run kept in memory never pays for importing
+    datetime."""
 
-    return record._replace(
-        create_timestamp=datetime.fromtimestamp(record.create_timestamp, timezone.utc),
-        update_timestamp=datetime.fromtimestamp(record.update_timestamp, timezone.utc),
+    storage_id: int
+    dagster_run: DagsterRun
+    create_timestamp: float
+    update_timestamp: float
+    start_time: float | None = None
+    end_time: float | None = None
+
+
+def _with_datetimes(record: _StoredRun) -> RunRecord:
+    from datetime import UTC, datetime
+
+    return RunRecord(
+        record.storage_id,
+        record.dagster_run,
+        datetime.fromtimestamp(record.create_timestamp, UTC),
+        datetime.fromtimestamp(record.update_timestamp, UTC),
+        record.start_time,
+        record.end_time,
     )
 
 
@@ -121,7 +138,13 @@ class RunStorage(abc.ABC):
         """Store a new run (and its job snapshot, deduplicated); duplicate ids raise."""
 
     @abc.abstractmethod
-    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, cursor: str | None = None, ascending: bool = False) -> list[RunRecord]:
+    def get_run_records(
+        self,
+        filters: RunsFilter | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ascending: bool = False,
+    ) -> list[RunRecord]:
         """Matching runs, newest first (oldest first when ascending); `cursor` is a run id."""
 
     @abc.abstractmethod
@@ -149,10 +172,17 @@ class RunStorage(abc.ABC):
         """Append entries (one transaction) and apply the run status they imply."""
 
     @abc.abstractmethod
-    def get_records(self, run_id: str, after_id: int | None = None, of_types: set[str] | None = None, limit: int | None = None, ascending: bool = True) -> list[EventLogRecord]:
+    def get_records(
+        self,
+        run_id: str,
+        after_id: int | None = None,
+        of_types: set[str] | None = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> list[EventLogRecord]:
         """A run's events in write order, after a storage id."""
 
-    def dispose(self) -> None:
+    def dispose(self) -> None:  # noqa: B027 - optional: a store without connections or files keeps this no-op
         """Release connections and files."""
 
 
@@ -161,7 +191,7 @@ class InMemoryRunStorage(RunStorage):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._runs: dict[str, RunRecord] = {}
+        self._runs: dict[str, _StoredRun] = {}
         self._order: list[str] = []
         # Per run: entries and their storage ids, in write order (records are built
         # when read: writes are on the engine's hot path).
@@ -180,16 +210,20 @@ class InMemoryRunStorage(RunStorage):
                 snap_id = snapshot_id(snapshot)
                 self._snapshots.setdefault(snap_id, snapshot)
                 run = run._replace(job_snapshot_id=snap_id)
-            # Timestamps stay floats until read (`_with_datetimes`): a run kept in
-            # memory then never pays for importing datetime.
             stamp = time.time()
-            self._runs[run.run_id] = RunRecord(len(self._order) + 1, run, stamp, stamp)  # type: ignore[arg-type]
+            self._runs[run.run_id] = _StoredRun(len(self._order) + 1, run, stamp, stamp)
             self._order.append(run.run_id)
             self._events[run.run_id] = []
             self._ids[run.run_id] = []
         return run
 
-    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, cursor: str | None = None, ascending: bool = False) -> list[RunRecord]:
+    def get_run_records(
+        self,
+        filters: RunsFilter | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+        ascending: bool = False,
+    ) -> list[RunRecord]:
         with self._lock:
             ids = list(self._order) if ascending else list(reversed(self._order))
             if cursor is not None and cursor in ids:
@@ -268,9 +302,16 @@ class InMemoryRunStorage(RunStorage):
                         changes["end_time"] = end
                     self._update(rid, **changes)
 
-    def get_records(self, run_id: str, after_id: int | None = None, of_types: set[str] | None = None, limit: int | None = None, ascending: bool = True) -> list[EventLogRecord]:
+    def get_records(
+        self,
+        run_id: str,
+        after_id: int | None = None,
+        of_types: set[str] | None = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> list[EventLogRecord]:
         with self._lock:
-            records = [EventLogRecord(i, e) for i, e in zip(self._ids.get(run_id, []), self._events.get(run_id, []))]
+            records = [EventLogRecord(i, e) for i, e in zip(self._ids.get(run_id, []), self._events.get(run_id, []), strict=True)]
         if after_id is not None:
             records = [r for r in records if r.storage_id > after_id] if ascending else [r for r in records if r.storage_id < after_id]
         if of_types is not None:

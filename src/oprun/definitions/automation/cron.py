@@ -18,7 +18,7 @@ import calendar
 import heapq
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -34,7 +34,7 @@ _MONTHS = {n: i for i, n in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN",
 _WEEKDAYS = {n: i for i, n in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
 
 # (name, lowest, highest, names). Day of week accepts 7 as a second Sunday.
-_FIELDS = (
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
     ("minute", 0, 59, {}),
     ("hour", 0, 23, {}),
     ("day of month", 1, 31, {}),
@@ -289,7 +289,7 @@ def _kind(naive: datetime, tz: tzinfo) -> str:
     """'unique', 'ambiguous' (the wall time occurs twice) or 'gap' (it never occurs)."""
     if _offset(naive, tz, 0) == _offset(naive, tz, 1):
         return "unique"
-    round_trip = naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+    round_trip = naive.replace(tzinfo=tz, fold=0).astimezone(UTC).astimezone(tz).replace(tzinfo=None)
     return "ambiguous" if round_trip == naive else "gap"
 
 

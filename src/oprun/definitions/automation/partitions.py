@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import difflib
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -38,7 +38,13 @@ class PartitionsDefinition:
     def has_partition_key(self, partition_key: str, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> bool:
         return partition_key in self.get_partition_keys(current_time, dynamic_partitions_store)
 
-    def validate_partition_key(self, partition_key: str, owner_name: str | None = None, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> None:
+    def validate_partition_key(
+        self,
+        partition_key: str,
+        owner_name: str | None = None,
+        current_time: datetime | None = None,
+        dynamic_partitions_store: Any = None,
+    ) -> None:
         keys = self.get_partition_keys(current_time, dynamic_partitions_store)
         if partition_key in keys:
             return
@@ -108,7 +114,7 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         self.timezone = timezone or "UTC"
         try:
             self._tz = ZoneInfo(self.timezone)
-        except Exception as exc:  # noqa: BLE001 - zoneinfo raises several kinds
+        except Exception as exc:  # zoneinfo raises several kinds
             raise DagsterInvalidDefinitionError(f"Unknown timezone '{self.timezone}': use an IANA name such as 'Europe/Paris'.") from exc
         self.fmt = fmt
         self.schedule_type = (schedule_type or "DAILY").upper()
@@ -182,9 +188,9 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
         return moved.replace(tzinfo=self._tz) if local.tzinfo is not None else moved
 
     def _windows(self, current_time: datetime | None) -> list[TimeWindow]:
-        now = (current_time or datetime.now(timezone.utc))
+        now = (current_time or datetime.now(UTC))
         if now.tzinfo is None:
-            now = now.replace(tzinfo=timezone.utc)
+            now = now.replace(tzinfo=UTC)
         first = self._align(self.start)
         if first < self.start:
             first = self._shift(first, 1)
@@ -221,37 +227,80 @@ class TimeWindowPartitionsDefinition(PartitionsDefinition):
             ) from None
         return TimeWindow(start, self._shift(start, 1))
 
-    def validate_partition_key(self, partition_key: str, owner_name: str | None = None, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> None:
+    def validate_partition_key(
+        self,
+        partition_key: str,
+        owner_name: str | None = None,
+        current_time: datetime | None = None,
+        dynamic_partitions_store: Any = None,
+    ) -> None:
         self.time_window_for_partition_key(partition_key)  # a clear message for a bad format
         super().validate_partition_key(partition_key, owner_name, current_time, dynamic_partitions_store)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, TimeWindowPartitionsDefinition) and (
-            (self.start, self.end, self.fmt, self.schedule_type, self.timezone, self.minute_offset, self.hour_offset, self.day_offset, self.end_offset)
-            == (other.start, other.end, other.fmt, other.schedule_type, other.timezone, other.minute_offset, other.hour_offset, other.day_offset, other.end_offset)
-        )
+        return isinstance(other, TimeWindowPartitionsDefinition) and self._eq_key() == other._eq_key()
+
+    def _eq_key(self) -> tuple[Any, ...]:
+        return (self.start, self.end, self.fmt, self.schedule_type, self.timezone, self.minute_offset, self.hour_offset, self.day_offset, self.end_offset)
 
     def __hash__(self) -> int:
         return hash((self.start, self.fmt, self.schedule_type, self.timezone))
 
 
 class DailyPartitionsDefinition(TimeWindowPartitionsDefinition):
-    def __init__(self, start_date: datetime | str, end_date: datetime | str | None = None, minute_offset: int = 0, hour_offset: int = 0, timezone: str | None = None, fmt: str | None = None, end_offset: int = 0) -> None:
+    def __init__(
+        self,
+        start_date: datetime | str,
+        end_date: datetime | str | None = None,
+        minute_offset: int = 0,
+        hour_offset: int = 0,
+        timezone: str | None = None,
+        fmt: str | None = None,
+        end_offset: int = 0,
+    ) -> None:
         super().__init__(start_date, fmt or "%Y-%m-%d", end_date, "DAILY", timezone, end_offset, minute_offset, hour_offset)
 
 
 class HourlyPartitionsDefinition(TimeWindowPartitionsDefinition):
-    def __init__(self, start_date: datetime | str, end_date: datetime | str | None = None, minute_offset: int = 0, timezone: str | None = None, fmt: str | None = None, end_offset: int = 0) -> None:
+    def __init__(
+        self,
+        start_date: datetime | str,
+        end_date: datetime | str | None = None,
+        minute_offset: int = 0,
+        timezone: str | None = None,
+        fmt: str | None = None,
+        end_offset: int = 0,
+    ) -> None:
         super().__init__(start_date, fmt or "%Y-%m-%d-%H:%M", end_date, "HOURLY", timezone, end_offset, minute_offset)
 
 
 class WeeklyPartitionsDefinition(TimeWindowPartitionsDefinition):
-    def __init__(self, start_date: datetime | str, end_date: datetime | str | None = None, minute_offset: int = 0, hour_offset: int = 0, day_offset: int = 0, timezone: str | None = None, fmt: str | None = None, end_offset: int = 0) -> None:
+    def __init__(
+        self,
+        start_date: datetime | str,
+        end_date: datetime | str | None = None,
+        minute_offset: int = 0,
+        hour_offset: int = 0,
+        day_offset: int = 0,
+        timezone: str | None = None,
+        fmt: str | None = None,
+        end_offset: int = 0,
+    ) -> None:
         super().__init__(start_date, fmt or "%Y-%m-%d", end_date, "WEEKLY", timezone, end_offset, minute_offset, hour_offset, day_offset)
 
 
 class MonthlyPartitionsDefinition(TimeWindowPartitionsDefinition):
-    def __init__(self, start_date: datetime | str, end_date: datetime | str | None = None, minute_offset: int = 0, hour_offset: int = 0, day_offset: int = 1, timezone: str | None = None, fmt: str | None = None, end_offset: int = 0) -> None:
+    def __init__(
+        self,
+        start_date: datetime | str,
+        end_date: datetime | str | None = None,
+        minute_offset: int = 0,
+        hour_offset: int = 0,
+        day_offset: int = 1,
+        timezone: str | None = None,
+        fmt: str | None = None,
+        end_offset: int = 0,
+    ) -> None:
         super().__init__(start_date, fmt or "%Y-%m-%d", end_date, "MONTHLY", timezone, end_offset, minute_offset, hour_offset, day_offset)
 
 
@@ -292,7 +341,8 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
 def _as_dict(value: Any) -> dict[str, Any]:
     to_dict = getattr(value, "to_config_dict", None)
     if callable(to_dict):
-        return to_dict()
+        plain: dict[str, Any] = to_dict()  # a Config object
+        return plain
     return dict(value or {})
 
 
@@ -342,14 +392,20 @@ class PartitionedConfig:
         return PartitionedConfig(partitions_def, lambda _key: fixed)
 
 
-def static_partitioned_config(partition_keys: Sequence[str], tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None) -> Callable[[Callable[[str], Any]], PartitionedConfig]:
+def static_partitioned_config(
+    partition_keys: Sequence[str],
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[str], Any]], PartitionedConfig]:
     def wrap(fn: Callable[[str], Any]) -> PartitionedConfig:
         return PartitionedConfig(StaticPartitionsDefinition(partition_keys), fn, tags_for_partition_key_fn, fn)
 
     return wrap
 
 
-def dynamic_partitioned_config(partition_fn: Callable[[datetime | None], Sequence[str]], tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None) -> Callable[[Callable[[str], Any]], PartitionedConfig]:
+def dynamic_partitioned_config(
+    partition_fn: Callable[[datetime | None], Sequence[str]],
+    tags_for_partition_key_fn: Callable[[str], Mapping[str, str]] | None = None,
+) -> Callable[[Callable[[str], Any]], PartitionedConfig]:
     def wrap(fn: Callable[[str], Any]) -> PartitionedConfig:
         return PartitionedConfig(DynamicPartitionsDefinition(partition_fn), fn, tags_for_partition_key_fn, fn)
 
@@ -357,7 +413,12 @@ def dynamic_partitioned_config(partition_fn: Callable[[datetime | None], Sequenc
 
 
 def _time_partitioned(make: Callable[..., TimeWindowPartitionsDefinition]) -> Callable[..., Callable[[Callable[[datetime, datetime], Any]], PartitionedConfig]]:
-    def decorator(start_date: datetime | str, *args: Any, tags_for_partition_fn: Callable[[datetime, datetime], Mapping[str, str]] | None = None, **kwargs: Any) -> Callable[[Callable[[datetime, datetime], Any]], PartitionedConfig]:
+    def decorator(
+        start_date: datetime | str,
+        *args: Any,
+        tags_for_partition_fn: Callable[[datetime, datetime], Mapping[str, str]] | None = None,
+        **kwargs: Any,
+    ) -> Callable[[Callable[[datetime, datetime], Any]], PartitionedConfig]:
         partitions_def = make(start_date, *args, **kwargs)
 
         def wrap(fn: Callable[[datetime, datetime], Any]) -> PartitionedConfig:

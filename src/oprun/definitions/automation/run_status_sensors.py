@@ -12,11 +12,9 @@ import inspect
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from oprun.definitions.jobs.graph import GraphDefinition
-from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.automation.run_request import RunRequest, SkipReason
 from oprun.definitions.automation.sensors import (
     DefaultSensorStatus,
@@ -25,6 +23,8 @@ from oprun.definitions.automation.sensors import (
     SensorResult,
 )
 from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
+from oprun.definitions.jobs.graph import GraphDefinition
+from oprun.definitions.jobs.job import JobDefinition
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,
@@ -225,7 +225,7 @@ class RunStatusSensorDefinition(SensorDefinition):
         position = _Cursor.parse(context.cursor, self.name)
         if position is None:
             # First evaluation: start from now rather than replaying every past run.
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             return SensorResult(
                 skip_reason=SkipReason(f"Run status sensor {self.name} starts watching for {self.run_status.value} runs now."),
                 cursor=_Cursor(now, []).dump(),

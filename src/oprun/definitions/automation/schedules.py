@@ -12,18 +12,18 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from itertools import islice
 from typing import Any
 
 from oprun.definitions.automation.cron import ALIASES, Cron, CronError, fire_times, parse_cron
+from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
+from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.definitions.jobs.graph import GraphDefinition
 from oprun.definitions.jobs.io import check_valid_name
 from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.jobs.metadata import normalize_metadata
-from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
-from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,
@@ -126,26 +126,27 @@ class ScheduleDefinition:
         should_execute: Callable[..., Any] | None = None,
         environment_vars: Mapping[str, str] | None = None,
         execution_timezone: str | None = None,
-        execution_fn: Callable[..., Any] | None = None,
+        execution_fn: Callable[..., Any] | DecoratedFunction | None = None,
         description: str | None = None,
         job: Any = None,
         default_status: DefaultScheduleStatus = DefaultScheduleStatus.STOPPED,
         required_resource_keys: Iterable[str] | None = None,
         target: Any = None,
     ) -> None:
-        self._direct_job, self._job_name = split_target(job, job_name, target, "ScheduleDefinition", name)
+        self._direct_job, target_name = split_target(job, job_name, target, "ScheduleDefinition", name)
         if name is not None:
             self._name = check_valid_name(name, what="schedule name")
-        elif self._job_name is not None:
-            self._name = f"{self._job_name}_schedule"
+        elif target_name is not None:
+            self._name = f"{target_name}_schedule"
         else:
             raise DagsterInvalidDefinitionError(
                 "ScheduleDefinition needs a target: pass job=, job_name= or target= (the job it runs)."
             )
-        if self._job_name is None:
+        if target_name is None:
             raise DagsterInvalidDefinitionError(
                 f"Schedule '{self._name}' needs a target: pass job=, job_name= or target= (the job it runs)."
             )
+        self._job_name = target_name
         self._cron_schedule = cron_schedule
         self._crons = _parse_crons(cron_schedule, self._name)
         self._execution_timezone = execution_timezone
@@ -206,11 +207,11 @@ class ScheduleDefinition:
 
     @property
     def cron_schedule(self) -> str | Sequence[str]:
-        return self._cron_schedule  # type: ignore[return-value]
+        return self._cron_schedule  # type: ignore[return-value]  # not None: _parse_crons rejected that
 
     @property
     def job_name(self) -> str:
-        return self._job_name  # type: ignore[return-value]
+        return self._job_name
 
     @property
     def job(self) -> Any:
@@ -359,8 +360,8 @@ class ScheduleDefinition:
     def with_updated_job(self, job: Any) -> ScheduleDefinition:
         """This schedule targeting `job` (a job resolved by Definitions)."""
         clone = copy.copy(self)
-        clone._direct_job = job
-        clone._job_name = job.name
+        clone._direct_job = job  # noqa: SLF001 - a copy of self
+        clone._job_name = job.name  # noqa: SLF001
         return clone
 
     def __repr__(self) -> str:
@@ -413,7 +414,7 @@ def _parse_crons(cron_schedule: Any, name: str) -> list[Cron]:
 
 def _timezone(name: str | None, schedule_name: str) -> tzinfo:
     if name is None:
-        return timezone.utc
+        return UTC
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
     try:
@@ -536,7 +537,7 @@ def build_schedule_from_partitioned_job(
     def execution_fn(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         if not time_based:
             return [RunRequest(partition_key=key, tags=run_tags) for key in partitions_def.get_partition_keys()]
-        when = context._scheduled_execution_time or datetime.now(timezone.utc)
+        when = context._scheduled_execution_time or datetime.now(UTC)  # noqa: SLF001 - same module; None: untimed tick
         key = partitions_def.get_last_partition_key(current_time=when)
         if key is None:
             return SkipReason(f"No partition of job '{job_label}' is complete at {when.isoformat()}: nothing to run yet.")

@@ -16,12 +16,12 @@ from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
+from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
+from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.definitions.jobs.graph import GraphDefinition
 from oprun.definitions.jobs.io import check_valid_name
 from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.jobs.metadata import normalize_metadata
-from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
-from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.errors import (
     DagsterInvalidDefinitionError,
     DagsterInvalidInvocationError,
@@ -208,7 +208,7 @@ class SensorDefinition:
         self,
         name: str | None = None,
         *,
-        evaluation_fn: Callable[..., Any] | None = None,
+        evaluation_fn: Callable[..., Any] | DecoratedFunction | None = None,
         job_name: str | None = None,
         minimum_interval_seconds: int | None = None,
         description: str | None = None,
@@ -377,12 +377,13 @@ class SensorDefinition:
                 "RunRequests, a SkipReason, a SensorResult, or None."
             )
         items = list(raw)
-        if any(isinstance(item, SensorResult) for item in items):
+        results = [item for item in items if isinstance(item, SensorResult)]
+        if results:
             if len(items) > 1:
                 raise DagsterInvariantViolationError(
                     f"Sensor '{self._name}': when a SensorResult is returned from a sensor, it must be the only object returned."
                 )
-            return items[0]  # type: ignore[no-any-return]
+            return results[0]
         others = [item for item in items if not isinstance(item, (RunRequest, SkipReason))]
         if others:
             raise DagsterInvariantViolationError(

@@ -238,7 +238,7 @@ class CompositionContext:
                     "give each invocation a distinct .alias(...)."
                 )
             return pending.given_alias
-        base = pending.node_def.name
+        base: str = pending.node_def.name
         if base not in self.invocations:
             return base
         count = self._counts.get(base, 1) + 1
@@ -258,7 +258,7 @@ class CompositionContext:
                 f"{len(input_names)} defined, received {len(args)}"
             )
         inputs: dict[str, Any] = {}
-        for position, (input_name, value) in enumerate(zip(input_names, args)):
+        for position, (input_name, value) in enumerate(zip(input_names, args, strict=False)):
             inputs[input_name] = self._check_input(name, input_name, value, position)
         for input_name, value in kwargs.items():
             if input_name not in node_def.ins:
@@ -311,7 +311,7 @@ def _mapped_source(inputs: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-class _MultipleOutputs(tuple):  # type: ignore[type-arg]
+class _MultipleOutputs(tuple[Any, ...]):
     """The handles of a multi-output invocation: unpack it, or use attributes."""
 
     _names: tuple[str, ...] = ()
@@ -336,7 +336,7 @@ class _MultipleOutputs(tuple):  # type: ignore[type-arg]
 
 def _output_handles(name: str, node_def: Any, mapped: tuple[str, str] | None) -> Any:
     outs = list(node_def.outs.values())
-    handles = []
+    handles: list[DynamicOutputHandle | InvokedNodeOutputHandle] = []
     for out in outs:
         if out.is_dynamic:
             handles.append(DynamicOutputHandle(name, out.name, node_def.node_type))
@@ -430,9 +430,9 @@ def _output_mappings(context: CompositionContext, returned: Any, output_names: l
     if isinstance(returned, Mapping):
         return [_one_output_mapping(context, str(k), v) for k, v in returned.items()]
     if isinstance(returned, tuple) and output_names and len(output_names) == len(returned):
-        return [_one_output_mapping(context, n, v) for n, v in zip(output_names, returned)]
+        return [_one_output_mapping(context, n, v) for n, v in zip(output_names, returned, strict=True)]
     if isinstance(returned, tuple) and hasattr(returned, "_fields"):
-        return [_one_output_mapping(context, n, v) for n, v in zip(returned._fields, returned)]
+        return [_one_output_mapping(context, n, v) for n, v in zip(returned._fields, returned, strict=False)]
     raise DagsterInvalidDefinitionError(
         f"{context.where} returned {returned!r}. A graph body returns nothing, one output handle, "
         "or a dict of output name to output handle."

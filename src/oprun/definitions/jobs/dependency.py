@@ -6,9 +6,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oprun.definitions.jobs.io import DEFAULT_OUTPUT
+
+if TYPE_CHECKING:
+    from oprun.definitions.jobs.graph import GraphDefinition
+    from oprun.definitions.jobs.op import OpDefinition
 
 
 class DependencyDefinition(NamedTuple):
@@ -100,7 +104,14 @@ class Node:
 
     __slots__ = ("name", "definition", "tags", "hook_defs", "retry_policy")
 
-    def __init__(self, name: str, definition: Any, tags: Mapping[str, Any] | None = None, hook_defs: Any = None, retry_policy: Any = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        definition: OpDefinition | GraphDefinition,
+        tags: Mapping[str, Any] | None = None,
+        hook_defs: Any = None,
+        retry_policy: Any = None,
+    ) -> None:
         self.name = name
         self.definition = definition
         self.tags = dict(tags or {})

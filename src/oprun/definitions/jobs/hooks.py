@@ -82,10 +82,10 @@ failure_hook = _make_hook_decorator(FAILURE)
 
 
 def check_hooks(hooks: Any, where: str) -> frozenset[HookDefinition]:
-    hooks = frozenset(hooks or ())
-    for hook in hooks:
+    checked = frozenset(hooks or ())
+    for hook in checked:
         if not isinstance(hook, HookDefinition):
             raise DagsterInvalidDefinitionError(
                 f"{where}: hooks must be defined with @success_hook or @failure_hook, got {hook!r}"
             )
-    return hooks
+    return checked

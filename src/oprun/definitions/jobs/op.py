@@ -94,7 +94,7 @@ class OpDefinition(composition.InvocableNode):
         compute_fn: Callable[..., Any],
         name: str | None = None,
         ins: Mapping[str, In] | None = None,
-        outs: Mapping[str, Out] | None = None,
+        outs: Out | Mapping[str, Out] | None = None,
         description: str | None = None,
         config_schema: Any = None,
         required_resource_keys: set[str] | frozenset[str] | None = None,
@@ -192,6 +192,16 @@ class _Signature:
         "has_context", "config_param", "resource_params", "input_params", "param_order",
         "accepts_kwargs", "return_annotation", "is_generator", "is_async", "is_async_generator",
     )
+    has_context: bool
+    config_param: tuple[str, type] | None  # (parameter name, Config subclass)
+    resource_params: tuple[str, ...]
+    input_params: list[tuple[str, Any, Any]]  # (name, annotation or NO_VALUE, default or EMPTY)
+    param_order: tuple[str, ...]
+    accepts_kwargs: bool
+    return_annotation: Any  # NO_VALUE when the function has none
+    is_generator: bool
+    is_async: bool
+    is_async_generator: bool
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -276,16 +286,18 @@ def _build_inputs(op_name: str, ins: Mapping[str, In], sig: _Signature) -> list[
         )
     defs: list[InputDefinition] = []
     for name, annotation, default in sig.input_params:
-        spec = ins.get(name)
-        if spec is not None and spec.dagster_type is not None and spec.dagster_type.is_nothing:
+        given = ins.get(name)
+        if given is not None and given.dagster_type is not None and given.dagster_type.is_nothing:
             raise DagsterInvalidDefinitionError(
                 f"@op '{op_name}': input '{name}' has the Nothing type, so it passes no value; "
                 "remove the parameter from the function and keep it only in ins=."
             )
-        if spec is None:
+        if given is None:
             spec = In(default_value=default if default is not functions.EMPTY else NO_VALUE)
-        elif not spec.has_default_value and default is not functions.EMPTY:
-            spec = In(spec.dagster_type or NO_VALUE, spec.description, default, spec.metadata, input_manager_key=spec.input_manager_key)
+        elif not given.has_default_value and default is not functions.EMPTY:
+            spec = In(given.dagster_type or NO_VALUE, given.description, default, given.metadata, input_manager_key=given.input_manager_key)
+        else:
+            spec = given
         dagster_type = spec.dagster_type or resolve_dagster_type(None if annotation is NO_VALUE else annotation)
         check_valid_name(name, allow_reserved=True, what="input name")
         defs.append(InputDefinition(name, spec, dagster_type))
@@ -295,7 +307,7 @@ def _build_inputs(op_name: str, ins: Mapping[str, In], sig: _Signature) -> list[
     return defs
 
 
-def _build_outputs(op_name: str, outs: Any, return_annotation: Any, is_generator: bool) -> list[OutputDefinition]:
+def _build_outputs(op_name: str, outs: Out | Mapping[str, Out] | None, return_annotation: Any, is_generator: bool) -> list[OutputDefinition]:
     if outs is None or isinstance(outs, Out):
         spec = outs or Out()
         annotation = NO_VALUE if is_generator else return_annotation

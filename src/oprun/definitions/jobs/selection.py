@@ -8,13 +8,21 @@ and `report`, and no clause syntax applies.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from oprun.definitions.jobs.dependency import MultiDependencyDefinition, NodeInvocation
 from oprun.definitions.jobs.graph import GraphDefinition, _upstream_names
 from oprun.errors import DagsterInvalidSubsetError, did_you_mean
 
+if TYPE_CHECKING:
+    from oprun.definitions.jobs.op import OpDefinition
+
 _CLAUSE = re.compile(r"^(\*|\+*)?([A-Za-z0-9_.]+)(\*|\+*)?$")
+
+# Dotted selection paths as a tree: a name maps to None for the whole node, or to
+# the paths selected inside that (graph) node.
+_PathTree = dict[str, "_PathTree | None"]
 
 
 def _adjacency(graph: GraphDefinition) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
@@ -90,23 +98,23 @@ def subset_graph(graph: GraphDefinition, selection: Sequence[str], job_name: str
     must then come from config, a default or an input manager."""
     clauses = _clauses(selection)
     if any("." in clause for clause in clauses):
-        tree: dict[str, object] = {}
+        tree: _PathTree = {}
         for clause in clauses:
             _add_path(tree, clause.split("."))
         return _subset_by_paths(graph, tree, job_name, list(selection), "")
-    return _subset(graph, {name: None for name in resolve_selection(graph, selection, job_name)})
+    return _subset(graph, dict.fromkeys(resolve_selection(graph, selection, job_name)))
 
 
-def _add_path(tree: dict[str, object], parts: list[str]) -> None:
+def _add_path(tree: _PathTree, parts: list[str]) -> None:
     head, rest = parts[0], parts[1:]
     if not rest:
         tree[head] = None  # the whole node
-    elif tree.get(head, {}) is not None:
-        _add_path(tree.setdefault(head, {}), rest)  # type: ignore[arg-type]
+    elif (inner := tree.setdefault(head, {})) is not None:  # None: the whole node is selected already
+        _add_path(inner, rest)
 
 
-def _subset_by_paths(graph: GraphDefinition, tree: dict[str, object], job_name: str, selection: list[str], prefix: str) -> GraphDefinition:
-    replaced: dict[str, object] = {}
+def _subset_by_paths(graph: GraphDefinition, tree: _PathTree, job_name: str, selection: list[str], prefix: str) -> GraphDefinition:
+    replaced: dict[str, GraphDefinition | None] = {}
     for name, inner in tree.items():
         node = graph.node_dict.get(name)
         if node is None:
@@ -122,23 +130,25 @@ def _subset_by_paths(graph: GraphDefinition, tree: dict[str, object], job_name: 
                 "so nothing can be selected inside it."
             )
         else:
-            replaced[name] = _subset_by_paths(node.definition, inner, job_name, selection, f"{prefix}{name}.")  # type: ignore[arg-type]
+            replaced[name] = _subset_by_paths(node.definition, inner, job_name, selection, f"{prefix}{name}.")
     return _subset(graph, replaced)
 
 
-def _subset(graph: GraphDefinition, keep: dict[str, object]) -> GraphDefinition:
+def _subset(graph: GraphDefinition, keep: Mapping[str, GraphDefinition | None]) -> GraphDefinition:
     """`graph` with only the nodes in `keep`; a node mapped to a graph definition
     uses that (narrower) definition in place of its own."""
-    definitions = {n: (keep[n] if keep[n] is not None else graph.node_dict[n].definition) for n in keep}
-    dependencies: dict[NodeInvocation, dict[str, object]] = {}
+    definitions: dict[str, OpDefinition | GraphDefinition] = {
+        n: (narrowed if narrowed is not None else graph.node_dict[n].definition) for n, narrowed in keep.items()
+    }
+    dependencies: dict[str | NodeInvocation, dict[str, Any]] = {}
     for name in graph.toposorted_node_names:
         if name not in keep:
             continue
         node = graph.node_dict[name]
         definition = definitions[name]
-        deps = {}
+        deps: dict[str, Any] = {}
         for input_name, dep in graph.dependencies.get(name, {}).items():
-            if input_name not in definition.ins:  # type: ignore[attr-defined]
+            if input_name not in definition.ins:
                 continue  # a narrowed graph no longer has this input
             if isinstance(dep, MultiDependencyDefinition):
                 items = [d for d in dep.dependencies if _kept(d, keep, definitions)]
@@ -147,7 +157,7 @@ def _subset(graph: GraphDefinition, keep: dict[str, object]) -> GraphDefinition:
             elif _kept(dep, keep, definitions):
                 deps[input_name] = dep
         invocation = NodeInvocation(
-            definition.name,  # type: ignore[attr-defined]
+            definition.name,
             alias=name if name != node.definition.name else None,
             tags=node.tags or None,
             hook_defs=node.hook_defs or None,
@@ -162,21 +172,21 @@ def _subset(graph: GraphDefinition, keep: dict[str, object]) -> GraphDefinition:
             dependencies=dependencies,
             input_mappings=[
                 m for m in graph.input_mappings
-                if m.mapped_node_name in keep and m.mapped_node_input_name in definitions[m.mapped_node_name].ins  # type: ignore[attr-defined]
+                if m.mapped_node_name in keep and m.mapped_node_input_name in definitions[m.mapped_node_name].ins
             ],
             output_mappings=[
                 m for m in graph.output_mappings
-                if m.mapped_node_name in keep and m.mapped_node_output_name in definitions[m.mapped_node_name].outs  # type: ignore[attr-defined]
+                if m.mapped_node_name in keep and m.mapped_node_output_name in definitions[m.mapped_node_name].outs
             ],
             tags=graph.tags,
         )
-    except Exception as exc:  # noqa: BLE001 - re-raised as a subset error with the cause
+    except Exception as exc:  # re-raised as a subset error with the cause
         raise DagsterInvalidSubsetError(
             f"The attempted subset {sorted(keep)} for graph {graph.name} results in an invalid graph: {exc}"
         ) from exc
 
 
-def _kept(dep: object, keep: dict[str, object], definitions: dict[str, object]) -> bool:
+def _kept(dep: object, keep: Mapping[str, GraphDefinition | None], definitions: Mapping[str, OpDefinition | GraphDefinition]) -> bool:
     """Whether a dependency survives: its upstream nodes are kept and, for a narrowed
     graph, still have the output it reads."""
     if not all(u in keep for u in _upstream_names(dep)):
@@ -185,4 +195,4 @@ def _kept(dep: object, keep: dict[str, object], definitions: dict[str, object]) 
     output = getattr(dep, "output", None) or getattr(dep, "output_name", None)
     if node is None or output is None or keep.get(node) is None:
         return True
-    return output in definitions[node].outs  # type: ignore[attr-defined]
+    return output in definitions[node].outs

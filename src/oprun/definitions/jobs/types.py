@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import types as pytypes
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
@@ -24,7 +24,7 @@ class TypeCheck(NamedTuple):
 
     success: bool
     description: str | None = None
-    metadata: dict[str, Any] = {}
+    metadata: Mapping[str, Any] = {}
 
 
 class DagsterTypeLoader:
@@ -131,7 +131,8 @@ class DagsterType:
                 f"DagsterType {name or key!r}: type_check_fn must be callable, got {type_check_fn!r}"
             )
         self.type_check_fn = type_check_fn
-        self.key = key or name or getattr(type_check_fn, "__name__", "DagsterType")
+        fn_name: str = getattr(type_check_fn, "__name__", "DagsterType")
+        self.key = key or name or fn_name
         self.name = name or self.key
         self.unique_name = self.key
         self.is_builtin = is_builtin

@@ -60,10 +60,10 @@ class ConfigurableResourceFactory(Config):
         return cls.from_config_value(context.resource_config or {})
 
 
-def _definition_for(cls: type, defaults: dict[str, Any], io_manager: bool) -> ResourceDefinition:
+def _definition_for(cls: type[ConfigurableResourceFactory], defaults: dict[str, Any], io_manager: bool) -> ResourceDefinition:
     from oprun.config.types import Field, Shape, as_field
 
-    schema = as_field(cls.to_config_schema()).config_type  # type: ignore[attr-defined]
+    schema = as_field(cls.to_config_schema()).config_type
     fields = dict(getattr(schema, "fields", {}))
     for name, value in defaults.items():
         if name in fields:
@@ -72,7 +72,7 @@ def _definition_for(cls: type, defaults: dict[str, Any], io_manager: bool) -> Re
     config_schema = Shape(fields)
 
     def resource_fn(init_context: Any) -> Iterator[Any]:
-        instance = cls.from_config_value(init_context.resource_config or {})  # type: ignore[attr-defined]
+        instance = cls.from_config_value(init_context.resource_config or {})
         with instance.yield_for_execution(init_context) as value:
             yield value
 

@@ -142,7 +142,8 @@ def as_resource_definition(value: Any) -> ResourceDefinition:
         return value
     as_def = getattr(value, "get_resource_definition", None)
     if callable(as_def):
-        return as_def()
+        made: ResourceDefinition = as_def()  # a ConfigurableResource
+        return made
     return ResourceDefinition.hardcoded_resource(value)
 
 
