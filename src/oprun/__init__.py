@@ -80,7 +80,7 @@ _export(
     "executor", "ExecutorDefinition", "ExecutorRequirement", "in_process_executor",
     "multiprocess_executor", "multi_or_in_process_executor", "multiple_process_executor_requirements",
 )
-_export("oprun.definitions.jobs.config_schema", "validate_run_config")
+_export("oprun.execution.resolve", "validate_run_config")
 _export(
     "oprun.config.types",
     "Field", "Shape", "Permissive", "Selector", "Array", "Noneable", "Enum", "EnumValue", "Map",

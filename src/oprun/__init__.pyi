@@ -13,7 +13,6 @@ from oprun.definitions.automation.sensors import DefaultSensorStatus as DefaultS
 from oprun.definitions.dask_executor import dask_executor as dask_executor
 from oprun.definitions.definitions import Definitions as Definitions, repository as repository
 from oprun.definitions.executor import ExecutorDefinition as ExecutorDefinition, ExecutorRequirement as ExecutorRequirement, executor as executor, in_process_executor as in_process_executor, multi_or_in_process_executor as multi_or_in_process_executor, multiple_process_executor_requirements as multiple_process_executor_requirements, multiprocess_executor as multiprocess_executor
-from oprun.definitions.jobs.config_schema import validate_run_config as validate_run_config
 from oprun.definitions.jobs.configured import configured as configured
 from oprun.definitions.jobs.dependency import DependencyDefinition as DependencyDefinition, DynamicCollectDependencyDefinition as DynamicCollectDependencyDefinition, InputMapping as InputMapping, MultiDependencyDefinition as MultiDependencyDefinition, NodeInvocation as NodeInvocation, OutputMapping as OutputMapping
 from oprun.definitions.jobs.graph import GraphDefinition as GraphDefinition, graph as graph
@@ -39,6 +38,7 @@ from oprun.execution.plan import ExecutionPlan as ExecutionPlan, create_executio
 from oprun.execution.prepare import InitExecutorContext as InitExecutorContext
 from oprun.execution.reconstruct import ReconstructableJob as ReconstructableJob, reconstructable as reconstructable
 from oprun.execution.reexecution import ReexecutionOptions as ReexecutionOptions
+from oprun.execution.resolve import validate_run_config as validate_run_config
 from oprun.execution.resources import InitResourceContext as InitResourceContext, build_init_resource_context as build_init_resource_context, build_resources as build_resources
 from oprun.execution.result import ExecuteInProcessResult as ExecuteInProcessResult, ExecutionResult as ExecutionResult
 from oprun.instance import DagsterInstance as DagsterInstance, Instance as Instance, instance_for_test as instance_for_test

@@ -23,11 +23,11 @@ from dataclasses import asdict, dataclass, field
 from types import ModuleType
 from typing import Any
 
+from oprun.definitions.automation.schedules import ScheduleDefinition
+from oprun.definitions.automation.sensors import SensorDefinition
 from oprun.definitions.definitions import Definitions, RepositoryDefinition
 from oprun.definitions.jobs.graph import GraphDefinition
 from oprun.definitions.jobs.job import JobDefinition
-from oprun.definitions.automation.schedules import ScheduleDefinition
-from oprun.definitions.automation.sensors import SensorDefinition
 from oprun.errors import DagsterCodeLocationLoadError, DagsterError, did_you_mean
 
 _OPRUN_DIR = os.path.dirname(os.path.abspath(__file__))

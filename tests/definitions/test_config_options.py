@@ -156,12 +156,37 @@ def test_the_configured_decorator_names_ops_after_the_function_and_configures_re
 
     with pytest.raises(DagsterInvalidDefinitionError, match="needs name="):
         configured(emit)({"n": 1})
-    with pytest.raises(DagsterInvalidConfigError, match="configured logger"):
-        configured(recording)({"tag": 5})
+
+    # A bad fixed value builds (as in Dagster); a job using it refuses to run.
+    bad_tag = configured(recording)({"tag": 5})
+
+    @job(logger_defs={"rec": bad_tag})
+    def logged():
+        emit_tenfold()
+
+    with pytest.raises(DagsterInvalidConfigError, match=r"job 'logged'.*a logger is invalid at root:loggers:rec:config:tag"):
+        logged.execute_in_process(run_config={"ops": {"emit_tenfold": {"config": {"base": 4}}}})
 
 
-def test_a_fixed_configured_value_is_checked_when_the_copy_is_built():
-    with pytest.raises(DagsterInvalidConfigError, match="configured op bad_emit"):
-        emit.configured({"n": "five"}, name="bad_emit")
-    with pytest.raises(DagsterInvalidConfigError, match="configured graph bad_mapped"):
-        mapped.configured({"base": "two"}, name="bad_mapped")
+def test_a_bad_fixed_configured_value_is_recorded_and_raised_when_a_job_using_it_runs():
+    # Dagster validates a fixed configured() value only when a run resolves its
+    # config, so building the copy succeeds; the problem is recorded on it.
+    bad_emit = emit.configured({"n": "five"}, name="bad_emit")
+    bad_mapped = mapped.configured({"base": "two"}, name="bad_mapped")
+    from oprun.definitions.jobs.config_schema import config_problems
+
+    assert [p.path_str for p in config_problems(bad_emit)] == ["root:n"]
+    assert [p.path_str for p in config_problems(bad_mapped)] == ["root:base"]
+
+    @job
+    def uses_them():
+        bad_emit()
+        bad_mapped()
+
+    with pytest.raises(DagsterInvalidConfigError) as raised:
+        uses_them.execute_in_process()
+    message = str(raised.value)
+    assert "job 'uses_them'" in message
+    assert "configured() for op 'bad_emit' (a copy of 'emit') is invalid at root:ops:bad_emit:config:n" in message
+    assert "configured() for graph 'bad_mapped' (a copy of 'mapped') is invalid at root:ops:bad_mapped:config:base" in message
+    assert [e.path_str for e in raised.value.errors] == ["root:ops:bad_emit:config:n", "root:ops:bad_mapped:config:base"]

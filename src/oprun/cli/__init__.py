@@ -27,17 +27,20 @@ def cli(verbose: bool) -> None:
     \b
     Examples:
       oprun job list -f jobs.py
+      oprun definitions validate -f jobs.py
       oprun job execute -f jobs.py -j nightly -c config.yaml
       oprun run list --status FAILURE
     """
 
 
 def _register() -> None:
+    from oprun.cli.definitions_cmd import definitions_group
     from oprun.cli.instance_cmd import instance_group
     from oprun.cli.jobs import job_group
     from oprun.cli.runs import run_group, run_worker
 
     cli.add_command(job_group)
+    cli.add_command(definitions_group)
     cli.add_command(run_group)
     cli.add_command(instance_group)
     cli.add_command(run_worker)

@@ -136,11 +136,23 @@ def job_group() -> None:
 def job_list(**kw: Any) -> None:
     """List the jobs of a code location and their ops in execution order.
 
+    A job whose default config (or a configured() value) is invalid is listed with
+    "(invalid default config)" and the paths; its runs are refused.
+
     Example: oprun job list -f jobs.py
     """
+    from oprun.definitions.jobs.config_schema import DEFAULT_CONFIG_SOURCE, config_problems, describe_problems
+
     lines = []
-    for location, job in _all_jobs(kw):
-        lines.append(f"Job: {job.name}")
+    for _location, job in _all_jobs(kw):
+        problems = config_problems(job)
+        if problems:
+            # The job loads, but its runs are refused until its fixed config is fixed.
+            note = "invalid default config" if any(p.source == DEFAULT_CONFIG_SOURCE for p in problems) else "invalid config"
+            lines.append(f"Job: {job.name} ({note})")
+            lines.append(f"Invalid config: {describe_problems(problems)}; runs are refused (see oprun definitions validate)")
+        else:
+            lines.append(f"Job: {job.name}")
         if job.description:
             lines.append(f"Description: {job.description.splitlines()[0]}")
         lines.append("Ops: (Execution Order)")
@@ -299,7 +311,7 @@ def job_validate_config(job_name: str | None, config_files: tuple[str, ...], con
 
     Example: oprun job validate-config -f jobs.py -j nightly -c config.yaml
     """
-    from oprun.definitions.jobs.config_schema import resolve_run_config
+    from oprun.execution.resolve import resolve_run_config
     from oprun.errors import DagsterInvalidConfigError
 
     _, job = pick_job(kw, job_name)

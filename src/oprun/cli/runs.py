@@ -188,8 +188,9 @@ def run_reexecute(run_id: str, from_failure: bool) -> None:
 
     Example: oprun run reexecute 6f1c... --from-failure
     """
-    from oprun.execution.execute_job import ReexecutionOptions, create_run_for_job, execute_stored_run
+    from oprun.execution.execute_job import create_run_for_job, execute_stored_run
     from oprun.execution.reconstruct import ReconstructableJob
+    from oprun.execution.reexecution import ReexecutionOptions
 
     with _instance() as instance:
         parent = _run_or_fail(instance, run_id)

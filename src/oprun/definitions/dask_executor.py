@@ -8,7 +8,6 @@ from __future__ import annotations
 from oprun.config.types import Field, Noneable, Selector, Shape, StringSource
 from oprun.definitions.executor import BuiltinEngine, ExecutorDefinition, multiple_process_executor_requirements
 
-
 DASK_CONFIG = {
     "cluster": Field(
         Selector({

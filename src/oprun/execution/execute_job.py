@@ -9,7 +9,7 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from oprun.definitions.jobs.config_schema import resolve_run_config
+from oprun.execution.resolve import resolve_run_config
 from oprun.errors import DagsterInvariantViolationError
 from oprun.events import DagsterEventType, EventLogEntry
 from oprun.execution.prepare import create_executor, prepare_run, prepare_stored_run

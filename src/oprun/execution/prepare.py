@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from oprun.config.validate import validate_config
 from oprun.definitions.executor import ExecutorRequirement
-from oprun.definitions.jobs.config_schema import ResolvedRunConfig, missing_resources_error, resolve_run_config
+from oprun.definitions.jobs.config_schema import missing_resources_error
 from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.resources.resource import ResourceDefinition, as_resource_definition, mem_io_manager
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, DagsterUnmetExecutorRequirementsError
@@ -26,6 +26,7 @@ from oprun.execution.active import Emitted
 from oprun.execution.plan import ExecutionPlan, create_execution_plan
 from oprun.execution.reconstruct import ReconstructableJob
 from oprun.execution.reexecution import ReexecutionOptions, plan_reexecution, reexecution_state, reexecution_tags
+from oprun.execution.resolve import ResolvedRunConfig, resolve_run_config
 from oprun.runs import DagsterRun, make_new_run_id
 
 

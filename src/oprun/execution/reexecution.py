@@ -11,11 +11,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from oprun.definitions.jobs.config_schema import ResolvedRunConfig
 from oprun.definitions.jobs.job import JobDefinition
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, DagsterRunNotFoundError, did_you_mean
 from oprun.events import DagsterEventType
 from oprun.execution.plan import ExecutionPlan, create_execution_plan
+from oprun.execution.resolve import ResolvedRunConfig
 from oprun.runs import DagsterRun, DagsterRunStatus
 
 

@@ -1,10 +1,14 @@
-"""A job's run config: its schema, the checks made when a job is built, and the
-resolution of a run config document (job default config, config mappings,
-partitioned config) into the validated values a run uses.
+"""A job's run config schema, and the checks made when a job is built (resolving
+a run's config document against it is the config stage, `oprun.execution.resolve`).
 
 The schema is derived from the job: `ops` (per node: `config`, unconnected
 `inputs`; nested graphs under `ops`, or `config` when mapped), `resources`,
 `execution`, `loggers`.
+
+Config values fixed in a definition (a job's default config, a value given to
+`configured()`) are not errors when the definition is built, as in Dagster: their
+problems are recorded on it (`ConfigProblem`s) and raised, naming the job and each
+path, when a run of the job is prepared.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from oprun.config.types import Field, Shape, as_field
-from oprun.config.validate import validate_config
+from oprun.config.validate import EvaluationError, Path, path_to_str, validate_config
 from oprun.definitions.jobs.dependency import MultiDependencyDefinition
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, did_you_mean
 
@@ -28,7 +32,7 @@ def _any_optional() -> Field:
     return _ANY_OPTIONAL
 
 
-def _shape_field(fields: dict[str, Field]) -> Field:
+def shape_field(fields: dict[str, Field]) -> Field:
     """A nested section: required exactly when one of its fields is."""
     return Field(Shape(fields))
 
@@ -73,14 +77,14 @@ def node_fields(graph: Any, top_level_inputs: set[str] | None = None) -> dict[st
                     # A graph's own config is the default for its nodes' config.
                     node_shape["ops"] = Field(Shape(inner), default_value=definition.hardcoded_config.get("ops", {}), is_required=False)
                 elif inner:
-                    node_shape["ops"] = _shape_field(inner)
+                    node_shape["ops"] = shape_field(inner)
         elif definition.config_schema is not None:
             node_shape["config"] = as_field(definition.config_schema)
         inputs = _input_fields(definition, connected)
         if inputs:
-            node_shape["inputs"] = _shape_field(inputs)
+            node_shape["inputs"] = shape_field(inputs)
         if node_shape:
-            fields[node.name] = _shape_field(node_shape)
+            fields[node.name] = shape_field(node_shape)
     return fields
 
 
@@ -104,7 +108,7 @@ def build_run_config_schema(job: Any) -> Shape:
         # Config for ops outside the selection stays accepted, and ignored.
         _accept_left_out(ops, node_fields(job.parent_job.graph))
     if ops:
-        fields["ops"] = _shape_field(ops)
+        fields["ops"] = shape_field(ops)
     used = required_resource_keys(job)
     resources: dict[str, Field] = {}
     for key, resource_def in job.resource_defs.items():
@@ -116,7 +120,7 @@ def build_run_config_schema(job: Any) -> Shape:
         required = key in used and config_field.is_required
         resources[key] = Field(Shape({"config": config_field}), is_required=required)
     if resources:
-        fields["resources"] = _shape_field(resources)
+        fields["resources"] = shape_field(resources)
     executor_schema = job.executor_def.config_schema
     if executor_schema is not None:
         fields["execution"] = Field(Shape({"config": as_field(executor_schema)}), is_required=False)
@@ -131,7 +135,7 @@ def build_run_config_schema(job: Any) -> Shape:
         if input_def.dagster_type.loader is not None and not input_def.dagster_type.is_nothing
     }
     if graph_inputs:
-        fields["inputs"] = _shape_field(graph_inputs)
+        fields["inputs"] = shape_field(graph_inputs)
     return Shape(fields)
 
 
@@ -220,134 +224,126 @@ def _check_inputs_resolvable(job: Any) -> None:
 
 
 def check_job(job: Any) -> None:
+    """The structural checks, which raise when the job is built. Its fixed config
+    values are checked by `job_config_problems` and raised only when a run starts."""
     _check_inputs_resolvable(job)
     if job.resources_explicitly_given:
         error = missing_resources_error(job)
         if error is not None:
             raise error
-    if job.hardcoded_config is not None:
-        result = validate_config(job.run_config_schema, job.hardcoded_config)
-        if not result.success:
-            raise DagsterInvalidConfigError(
-                f"Error in config when building job '{job.name}'", result.errors, job.hardcoded_config
-            )
-
-
-# --- resolving a run config -----------------------------------------------------------------
-
-
-class ResolvedRunConfig(NamedTuple):
-    """The validated, processed run config of one run."""
-
-    value: dict[str, Any]
-    raw: dict[str, Any]
-    secret_paths: frozenset[tuple[Any, ...]]
-
-    def node_config(self, handle: str) -> Any:
-        return _node_value(self.value, handle).get("config")
-
-    def node_inputs(self, handle: str) -> dict[str, Any]:
-        return _node_value(self.value, handle).get("inputs") or {}
-
-    def resource_config(self, key: str) -> Any:
-        return ((self.value.get("resources") or {}).get(key) or {}).get("config")
-
-    def executor_config(self) -> Any:
-        return (self.value.get("execution") or {}).get("config")
-
-    def logger_config(self, name: str) -> Any:
-        return ((self.value.get("loggers") or {}).get(name) or {}).get("config")
-
-    def graph_inputs(self) -> dict[str, Any]:
-        return self.value.get("inputs") or {}
-
-
-def _node_value(value: Mapping[str, Any], handle: str) -> dict[str, Any]:
-    current: Any = value
-    for part in handle.split("."):
-        current = ((current or {}).get("ops") or {}).get(part)
-        if current is None:
-            return {}
-    return current
-
-
-def _to_dict(run_config: Any) -> dict[str, Any]:
-    if run_config is None:
-        return {}
-    to_dict = getattr(run_config, "to_config_dict", None)
-    if callable(to_dict):
-        return to_dict()
-    if not isinstance(run_config, Mapping):
-        raise DagsterInvalidConfigError(
-            "Error in run config: expected a dict or a RunConfig",
-            [],
-            run_config,
-        )
-    return dict(run_config)
-
-
-def resolve_run_config(job: Any, run_config: Any = None, partition_key: str | None = None) -> ResolvedRunConfig:
-    """Apply the job's config options and validate; raises DagsterInvalidConfigError
-    with every error at once."""
-    given = _to_dict(run_config)
-    if job.partitioned_config is not None and partition_key is not None and not given:
-        given = _to_dict(job.partitioned_config.get_run_config_for_partition_key(partition_key))
     if job.config_mapping is not None:
-        outer = validate_config(job.config_mapping.config_schema, given)
-        if not outer.success:
-            raise DagsterInvalidConfigError(f"Error in config mapping for job {job.name}", outer.errors, given)
-        mapping_arg = outer.value if job.config_mapping.receive_processed_config_values else given
-        given = _to_dict(job.config_mapping.resolve_from_validated(mapping_arg))
-        preamble = f"Error in config for job {job.name} (the config returned by its config mapping)"
-    else:
-        preamble = f"Error in config for job {job.name}"
-    if job.hardcoded_config is not None:
-        given = {**job.hardcoded_config, **given}
-    result = validate_config(job.run_config_schema, given)
-    if not result.success:
-        raise DagsterInvalidConfigError(preamble, result.errors, given)
-    value = result.value or {}
-    secrets = set(result.secret_paths)
-    value = _apply_graph_config(job.graph, value, ("root",), secrets)
-    return ResolvedRunConfig(value, given, frozenset(secrets))
+        # The mapping's schema is part of the definition: a schema that is not one
+        # raises now (DagsterInvalidConfigDefinitionError), as in Dagster.
+        as_field(job.config_mapping.config_schema)
 
 
-def _apply_graph_config(graph: Any, value: dict[str, Any], path: tuple[Any, ...], secrets: set[tuple[Any, ...]]) -> dict[str, Any]:
-    """Replace `config` of config-mapped graphs with their mapped and validated
-    inner `ops`, and apply graphs' hardcoded config."""
-    ops = dict(value.get("ops") or {})
-    changed = False
+# --- config fixed in definitions: recorded when built, raised when a run is prepared -------
+
+
+class ConfigProblem(NamedTuple):
+    """One error in a config value fixed when a definition was built: a job's
+    default config (`@job(config=...)`, `to_job(config=...)`) or a value given to
+    `configured()`. oprun's own record (Dagster has no such name).
+
+    `source` says what fixed the value; `error` is the `EvaluationError`, its path
+    from the root of the job's run config when the problem is a job's (from the
+    root of the definition's own config on an op, graph, resource, logger or
+    executor).
+    """
+
+    source: str
+    error: EvaluationError
+
+    @property
+    def path_str(self) -> str:
+        return self.error.path_str
+
+    @property
+    def message(self) -> str:
+        return self.error.message
+
+
+DEFAULT_CONFIG_SOURCE = "its default config (config= given to @job or to_job)"
+
+
+def fixed_value_problems(schema: Any, value: Any, source: str) -> tuple[ConfigProblem, ...]:
+    """The problems of `value` against `schema`, each from `source`; () when valid."""
+    result = validate_config(schema, value)
+    if result.success:
+        return ()
+    return tuple(ConfigProblem(source, error) for error in result.errors)
+
+
+def config_problems(definition: Any) -> tuple[ConfigProblem, ...]:
+    """The recorded problems of a job, op, graph, resource, logger or executor
+    definition (`()` for one that has none or records none)."""
+    return getattr(definition, "_config_problems", None) or ()
+
+
+def _rebased(problem: ConfigProblem, prefix: Path) -> ConfigProblem:
+    """A definition's problem placed in a job's run config, under `prefix`."""
+    error = problem.error
+    where = path_to_str(prefix)
+    message = error.message
+    for said in ("at the root", "at path root"):
+        if said in message:
+            message = message.replace(said, f"at path {where}", 1)
+            break
+    path = (*prefix, *error.path[1:]) if error.path[:1] == ("root",) else (*prefix, *error.path)
+    return ConfigProblem(problem.source, error._replace(path=path, message=message))
+
+
+def _node_problems(graph: Any, prefix: Path) -> list[ConfigProblem]:
+    found: list[ConfigProblem] = []
     for node in graph.node_dict.values():
+        node_path = (*prefix, "ops", node.name)
         definition = node.definition
-        if definition.node_type != "graph":
-            continue
-        node_value = dict(ops.get(node.name) or {})
-        node_path = (*path, "ops", node.name)
-        if definition.config_mapping is not None:
-            mapping = definition.config_mapping
-            inner = _to_dict(mapping.resolve_from_validated(node_value.get("config")))
-            schema = Shape({"ops": _shape_field(node_fields(definition))}) if node_fields(definition) else Shape({})
-            result = validate_config(schema, inner)
-            if not result.success:
-                raise DagsterInvalidConfigError(
-                    f"Error in config for graph '{definition.name}' at {':'.join(map(str, node_path))}, "
-                    "from the config its config mapping returned",
-                    result.errors,
-                    inner,
-                )
-            node_value["ops"] = (result.value or {}).get("ops") or {}
-            changed = True
-        node_value = _apply_graph_config(definition, node_value, node_path, secrets)
-        ops[node.name] = node_value
-    if changed or ops:
-        value = {**value, "ops": ops}
-    return value
+        found.extend(_rebased(p, (*node_path, "config")) for p in config_problems(definition))
+        if definition.node_type == "graph":
+            found.extend(_node_problems(definition, node_path))
+    return found
 
 
-def validate_run_config(job_def: Any, run_config: Any = None) -> dict[str, Any]:
-    """Validate a run config against a job; returns the processed config or raises
-    DagsterInvalidConfigError listing every error."""
-    return resolve_run_config(job_def, run_config).value
+def job_config_problems(job: Any) -> tuple[ConfigProblem, ...]:
+    """Every problem of the config values fixed in the job's definition: its
+    default config, and values given to configured() for its ops, graphs, used
+    resources, loggers and executor. Made when the job is built."""
+    found: list[ConfigProblem] = []
+    if job.hardcoded_config is not None:
+        found.extend(fixed_value_problems(job.run_config_schema, job.hardcoded_config, DEFAULT_CONFIG_SOURCE))
+    found.extend(_node_problems(job.graph, ("root",)))
+    if any(config_problems(r) for r in job.resource_defs.values()):
+        used = required_resource_keys(job)
+        for key, resource_def in job.resource_defs.items():
+            if key in used:
+                found.extend(_rebased(p, ("root", "resources", key, "config")) for p in config_problems(resource_def))
+    for name, logger_def in job.loggers.items():
+        found.extend(_rebased(p, ("root", "loggers", name, "config")) for p in config_problems(logger_def))
+    found.extend(_rebased(p, ("root", "execution", "config")) for p in config_problems(job.executor_def))
+    return tuple(found)
+
+
+def describe_problems(problems: tuple[ConfigProblem, ...]) -> str:
+    """'<source> is invalid at <path>, <path>; ...', sources in first-seen order."""
+    by_source: dict[str, list[str]] = {}
+    for problem in problems:
+        paths = by_source.setdefault(problem.source, [])
+        if problem.path_str not in paths:
+            paths.append(problem.path_str)
+    return "; ".join(f"{source} is invalid at {', '.join(paths)}" for source, paths in by_source.items())
+
+
+def deferred_config_error(job: Any) -> DagsterInvalidConfigError | None:
+    """The error a run of this job raises for the config values fixed in its
+    definition, naming the job and each path; None when they are valid."""
+    problems = config_problems(job)
+    if not problems:
+        return None
+    return DagsterInvalidConfigError(
+        f"Error in config for job '{job.name}': {describe_problems(problems)}",
+        [p.error for p in problems],
+        job.hardcoded_config,
+    )
 
 
 def has_fan_in(dep: Any) -> bool:

@@ -1,6 +1,14 @@
 """`configured()`: a copy of an op, resource, logger, executor or config-mapped
 graph whose config is fixed, or mapped from a new, smaller schema; both the
-`.configured(...)` methods and the top-level `configured(...)` decorator."""
+`.configured(...)` methods and the top-level `configured(...)` decorator.
+
+A fixed value that does not match the original's schema is not an error when the
+copy is built, as in Dagster (which validates it only when a run resolves its
+config): its problems are recorded on the copy (`_config_problems`, see
+`config_schema.ConfigProblem`), a job using the copy records them at their paths
+in its run config, and a run of that job is refused naming the job and each path.
+A mapped value is validated each time the copy's config is resolved.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,14 @@ def _fixed_or_mapped(config_or_fn: Any, config_schema: Any, what: str) -> tuple[
         )
     fixed = config_or_fn
     return None, lambda _ignored: fixed
+
+
+def _record_fixed(made: Any, original: Any, schema: Any, fixed: Any, source: str) -> None:
+    """Record on `made` the problems of a fixed value against the original's schema
+    (and those the original recorded itself)."""
+    from oprun.definitions.jobs.config_schema import config_problems, fixed_value_problems
+
+    made._config_problems = config_problems(original) + fixed_value_problems(schema, fixed, source)  # noqa: SLF001
 
 
 def _check_against(schema: Any, value: Any, what: str) -> Any:
@@ -70,23 +86,22 @@ def configured_logger(logger_def: Any, config: Any, config_schema: Any, descript
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, "logger")
     original = logger_def
-    if new_schema is None and original.config_schema is not None:
-        _check_against(original.config_schema, to_inner(None), "configured logger")
 
     def fn(init_context: Any) -> Any:
         inner = to_inner(init_context.logger_config)
         processed = _check_against(original.config_schema, inner, "configured logger") if original.config_schema is not None else inner
         return original.logger_fn(InitLoggerContext(processed, original, init_context.run_id, init_context.job_name))
 
-    return LoggerDefinition(fn, new_schema, description or original.description)
+    made = LoggerDefinition(fn, new_schema, description or original.description)
+    if new_schema is None and original.config_schema is not None:
+        _record_fixed(made, original, original.config_schema, to_inner(None), "the value given to configured() for a logger")
+    return made
 
 
 def configured_resource(resource_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, "resource")
     original_fn = resource_def.resource_fn
     original_schema = resource_def.config_schema
-    if new_schema is None and original_schema is not None:
-        _check_against(original_schema, to_inner(None), "configured resource")
 
     def fn(init_context: Any) -> Any:
         inner = to_inner(init_context.resource_config)
@@ -99,6 +114,8 @@ def configured_resource(resource_def: Any, config: Any, config_schema: Any, desc
     made._fn_takes_context = True
     if description is not None:
         made.description = description
+    if new_schema is None and original_schema is not None:
+        _record_fixed(made, resource_def, original_schema, to_inner(None), "the value given to configured() for a resource")
     return made
 
 
@@ -107,8 +124,6 @@ def configured_executor(executor_def: Any, config: Any, name: str | None, config
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"executor {executor_def.name}")
     original = executor_def
-    if new_schema is None and original.config_schema is not None:
-        _check_against(original.config_schema, to_inner(None), f"configured executor {original.name}")
 
     def create(init_context: Any) -> Any:
         inner = _check_against(original.config_schema, to_inner(init_context.executor_config), f"executor {original.name}")
@@ -117,13 +132,17 @@ def configured_executor(executor_def: Any, config: Any, name: str | None, config
     def requirements(config_value: Any) -> Any:
         return original.get_requirements(to_inner(config_value))
 
-    return ExecutorDefinition(name or original.name, new_schema, requirements, create, description or original.description)
+    made = ExecutorDefinition(name or original.name, new_schema, requirements, create, description or original.description)
+    if new_schema is None and original.config_schema is not None:
+        _record_fixed(
+            made, original, original.config_schema, to_inner(None),
+            f"the value given to configured() for executor '{made.name}' (a copy of '{original.name}')",
+        )
+    return made
 
 
 def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"op {op_def.name}")
-    if new_schema is None and op_def.config_schema is not None:
-        _check_against(op_def.config_schema, to_inner(None), f"configured op {name} (from {op_def.name})")
     made = copy.copy(op_def)
     from oprun.definitions.jobs.io import check_valid_name
 
@@ -132,6 +151,11 @@ def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, descr
     made.configured_from = (op_def, to_inner)
     if description is not None:
         made.description = description
+    if new_schema is None and op_def.config_schema is not None:
+        _record_fixed(
+            made, op_def, op_def.config_schema, to_inner(None),
+            f"the value given to configured() for op '{made.name}' (a copy of '{op_def.name}')",
+        )
     return made
 
 
@@ -145,8 +169,6 @@ def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any,
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"graph {graph_def.name}")
     inner_mapping = graph_def.config_mapping
-    if new_schema is None:
-        _check_against(inner_mapping.config_schema, to_inner(None), f"configured graph {name} (from {graph_def.name})")
 
     def config_fn(outer: Any) -> Any:
         processed = _check_against(inner_mapping.config_schema, to_inner(outer), f"graph {graph_def.name}")
@@ -159,4 +181,9 @@ def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any,
     made.config_mapping = ConfigMapping(config_fn=config_fn, config_schema=new_schema if new_schema is not None else {})
     if description is not None:
         made.description = description
+    if new_schema is None:
+        _record_fixed(
+            made, graph_def, inner_mapping.config_schema, to_inner(None),
+            f"the value given to configured() for graph '{made.name}' (a copy of '{graph_def.name}')",
+        )
     return made

@@ -2,16 +2,20 @@
 tags, loggers and an executor.
 
 A job is checked when it is built: inputs with no way to be resolved, resources
-that ops require but the job lacks (when resources were given), top-level input
-values for inputs that do not exist, and hardcoded config that cannot be valid
-(stricter than Dagster, which fails only when the job runs).
+that ops require but the job lacks (when resources were given), and top-level
+input values for inputs that do not exist raise then. Config values fixed in the
+definition (its default config, values given to configured() for its ops, graphs,
+resources, loggers or executor) do not: as in Dagster, a job whose default config
+is wrong still builds, so its module and the other jobs of its code location
+load. Their problems are recorded (`_config_problems`) and raised, naming the job
+and each path, when a run of the job is prepared.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oprun.definitions.jobs import composition, functions
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def, multi_or_in_process_executor
@@ -23,10 +27,19 @@ from oprun.definitions.jobs.policy import RetryPolicy
 from oprun.definitions.resources.resource import ResourceDefinition, coerce_resource_defs, fs_io_manager
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
+if TYPE_CHECKING:
+    from oprun.definitions.jobs.config_schema import ConfigProblem
+
 
 class JobDefinition:
     """A graph bound to everything it needs to run. Immutable: the `with_*` methods
-    and `get_subset` return copies."""
+    and `get_subset` return copies.
+
+    `_config_problems` (oprun's, not a Dagster attribute): a tuple of
+    `ConfigProblem`, the errors of the config values fixed in this definition,
+    found when it was built and raised when a run of it is prepared; `()` when
+    there are none. Read it with `config_schema.config_problems(job)`.
+    """
 
     def __init__(
         self,
@@ -80,9 +93,10 @@ class JobDefinition:
         self._config_arg = config
         self._partitions_def_arg = partitions_def
 
-        from oprun.definitions.jobs.config_schema import check_job
+        from oprun.definitions.jobs.config_schema import check_job, job_config_problems
 
         check_job(self)
+        self._config_problems: tuple[ConfigProblem, ...] = job_config_problems(self)
 
     # -- attributes Dagster users read --
 
