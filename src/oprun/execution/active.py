@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping
 from typing import Literal, NamedTuple
 
+from oprun.errors import DagsterExecutionStepExecutionError
 from oprun.events import DagsterEvent, DagsterEventType, SerializableErrorInfo, StepFailureData, StepRetryData, StepSkippedData, current_pid
 from oprun.execution.logs import RunLogManager
 from oprun.execution.plan import (
@@ -45,13 +46,10 @@ class StepOutcome(NamedTuple):
     seconds_to_wait: float | None = None
 
 
-class StepFailed(Exception):
-    """A step failed without a user exception to raise: the framework saw it fail
-    (its worker died, it was interrupted). Raised by `raise_on_error` runs."""
-
-    def __init__(self, step_key: str, cause: str | None = None) -> None:
-        super().__init__(f"Step '{step_key}' failed" + (f": {cause}" if cause else ""))
-        self.step_key = step_key
+def _step_failed(step_key: str, cause: str | None = None) -> DagsterExecutionStepExecutionError:
+    """The error of a step that failed with no user exception to raise (its worker
+    died): what a `raise_on_error` run raises."""
+    return DagsterExecutionStepExecutionError(f"Step '{step_key}' failed" + (f": {cause}" if cause else ""), None, step_key)
 
 
 def retry_delay(step: ExecutionStep, attempt: int, retries_enabled: bool) -> float | None:
@@ -205,7 +203,7 @@ class ActiveExecution:
             self._attempts[key] = self._attempts.get(key, 0) + 1
             self._retry_at[key] = time.monotonic() + (outcome.seconds_to_wait or 0.0)
         else:
-            self._fail(key, outcome.error if outcome.error is not None else StepFailed(key))
+            self._fail(key, outcome.error if outcome.error is not None else _step_failed(key))
 
     def report_lost(self, step: ExecutionStep, cause: str, error_type: str) -> None:
         """The executor lost the step before it reported (its worker process or
@@ -224,7 +222,7 @@ class ActiveExecution:
             self._retry_at[key] = time.monotonic() + wait
             return
         self._emit(DagsterEventType.STEP_FAILURE, step, StepFailureData(error, None, "FRAMEWORK_ERROR"), f'Execution of step "{key}" failed: its {cause}.')
-        self._fail(key, StepFailed(key, cause))
+        self._fail(key, _step_failed(key, cause))
 
     def report_interrupted(self, step: ExecutionStep) -> None:
         """The run was canceled while the step ran elsewhere: it ends failed."""

@@ -56,9 +56,10 @@ if TYPE_CHECKING:
 E = DagsterEventType
 
 
-class _FrameworkError(Exception):
-    """Internal: a failure oprun detects in a step (a bad return, a missing
-    output), recorded as a FRAMEWORK_ERROR rather than a user code error."""
+class _FrameworkError(DagsterInvariantViolationError):
+    """A failure oprun detects in a step (a bad return, a duplicate output),
+    recorded as a FRAMEWORK_ERROR rather than a user code error. Users meet it as
+    the DagsterInvariantViolationError Dagster raises for the same mistakes."""
 
 
 def _event(rc: RunContext, kind: DagsterEventType, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from oprun.errors import DagsterInvariantViolationError
+from oprun.errors import DagsterInvariantViolationError, DagsterUserCodeExecutionError
 from oprun.events import SerializableErrorInfo
 from oprun.execution.executors.base import Executor, retries_enabled_from
 from oprun.execution.plan import ExecutionStep, StepInput
@@ -241,7 +241,7 @@ class MultiprocessExecutor(Executor):
         elif kind == "entry":
             run.log_manager.forward(message[1])
         elif kind == "init_failed":
-            raise _WorkerInitError(message[1])
+            raise _worker_init_error(message[1])
         elif kind == "done":
             step = worker.step
             worker.step = None
@@ -252,7 +252,7 @@ class MultiprocessExecutor(Executor):
         step = worker.step
         if step is None:
             if not worker.ready:
-                raise _WorkerInitError(SerializableErrorInfo(_exit_description(worker.process.exitcode) + " while starting", [], "WorkerDied"))
+                raise _worker_init_error(SerializableErrorInfo(_exit_description(worker.process.exitcode) + " while starting", [], "WorkerDied"))
             return
         steps.report_lost(step, _exit_description(worker.process.exitcode), "StepWorkerDied")
 
@@ -299,10 +299,9 @@ def step_message(step: ExecutionStep, attempt: int) -> tuple[Any, ...]:
     return ("step", step.key, step.template_key, step.mapping_key, inputs, attempt)
 
 
-class _WorkerInitError(Exception):
-    def __init__(self, error: SerializableErrorInfo) -> None:
-        super().__init__(f"A step worker could not start: {error.message}")
-        self.error = error
+def _worker_init_error(error: SerializableErrorInfo) -> DagsterUserCodeExecutionError:
+    """A worker could not load the job or build its resources: the run fails with why."""
+    return DagsterUserCodeExecutionError(f"A step worker could not start: {error.message}")
 
 
 def create_multiprocess_executor(init_context: Any) -> MultiprocessExecutor:
