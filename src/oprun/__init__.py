@@ -157,8 +157,10 @@ def __dir__() -> list[str]:
 
 
 # The light core loads now: decorating ops and jobs is what every user does first.
-from oprun.definitions.jobs.graph import GraphDefinition, graph  # noqa: E402
-from oprun.definitions.jobs.io import DynamicOut, In, Out  # noqa: E402
-from oprun.definitions.jobs.job import JobDefinition, job  # noqa: E402
-from oprun.definitions.jobs.op import OpDefinition, op  # noqa: E402
-from oprun.definitions.jobs.results import DynamicOutput, Output  # noqa: E402
+# These names are bound here for re-export (they are in `_EXPORTS`, hence `__all__`),
+# not used in this module, so F401 is silenced along with E402.
+from oprun.definitions.jobs.graph import GraphDefinition, graph  # noqa: E402, F401
+from oprun.definitions.jobs.io import DynamicOut, In, Out  # noqa: E402, F401
+from oprun.definitions.jobs.job import JobDefinition, job  # noqa: E402, F401
+from oprun.definitions.jobs.op import OpDefinition, op  # noqa: E402, F401
+from oprun.definitions.jobs.results import DynamicOutput, Output  # noqa: E402, F401

@@ -516,7 +516,7 @@ def default_location(cwd: str | os.PathLike[str] | None = None) -> CodeLocation:
     locations = default_locations(cwd)
     if len(locations) > 1:
         raise load_error(
-            f"The workspace lists {len(locations)} code locations ({', '.join(l.name for l in locations)}); "
+            f"The workspace lists {len(locations)} code locations ({', '.join(location.name for location in locations)}); "
             "choose one with -l/--location, or pass -f/-m."
         )
     return locations[0]

@@ -222,7 +222,15 @@ def _run_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
-def _create_run(kw: dict[str, Any], job_name: str | None, config_files: tuple[str, ...], config_json: str | None, tags: str | None, op_selection: str | None, partition: str | None) -> tuple[Any, Any, Any]:
+def _create_run(
+    kw: dict[str, Any],
+    job_name: str | None,
+    config_files: tuple[str, ...],
+    config_json: str | None,
+    tags: str | None,
+    op_selection: str | None,
+    partition: str | None,
+) -> tuple[Any, Any, Any]:
     from oprun.execution.execute_job import create_run_for_job
     from oprun.instance import DagsterInstance
 
@@ -243,7 +251,15 @@ def _create_run(kw: dict[str, Any], job_name: str | None, config_files: tuple[st
 @job_group.command("execute")
 @location_options
 @_run_options
-def job_execute(job_name: str | None, config_files: tuple[str, ...], config_json: str | None, tags: str | None, op_selection: str | None, partition: str | None, **kw: Any) -> None:
+def job_execute(
+    job_name: str | None,
+    config_files: tuple[str, ...],
+    config_json: str | None,
+    tags: str | None,
+    op_selection: str | None,
+    partition: str | None,
+    **kw: Any,
+) -> None:
     """Run a job now, in this process, with the job's executor, on the instance of
     $OPRUN_HOME.
 
@@ -271,7 +287,15 @@ def job_execute(job_name: str | None, config_files: tuple[str, ...], config_json
 @job_group.command("launch")
 @location_options
 @_run_options
-def job_launch(job_name: str | None, config_files: tuple[str, ...], config_json: str | None, tags: str | None, op_selection: str | None, partition: str | None, **kw: Any) -> None:
+def job_launch(
+    job_name: str | None,
+    config_files: tuple[str, ...],
+    config_json: str | None,
+    tags: str | None,
+    op_selection: str | None,
+    partition: str | None,
+    **kw: Any,
+) -> None:
     """Start a run in its own process and return at once; prints the run id.
 
     Example: oprun job launch -f jobs.py -j nightly -c config.yaml
@@ -311,8 +335,8 @@ def job_validate_config(job_name: str | None, config_files: tuple[str, ...], con
 
     Example: oprun job validate-config -f jobs.py -j nightly -c config.yaml
     """
-    from oprun.execution.resolve import resolve_run_config
     from oprun.errors import DagsterInvalidConfigError
+    from oprun.execution.resolve import resolve_run_config
 
     _, job = pick_job(kw, job_name)
     run_config = read_run_config(config_files, config_json)

@@ -84,7 +84,7 @@ def coerce_run_config(value: Any) -> dict[str, Any]:
     if isinstance(value, RunConfig):
         return value.to_config_dict()
     if isinstance(value, Mapping):
-        return _plain(dict(value))
+        return {k: _plain(v) for k, v in dict(value).items()}  # _plain(dict(value)), typed as a dict
     raise DagsterInvalidConfigError(f"Run config must be a dict or a RunConfig, got {type(value).__name__}", [], value)
 
 

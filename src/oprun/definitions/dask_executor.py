@@ -22,7 +22,12 @@ DASK_CONFIG = {
         is_required=False,
         description="Where steps run: an existing Dask scheduler, or a local cluster started for the run.",
     ),
-    "max_concurrent": Field(Noneable(int), default_value=None, is_required=False, description="At most this many steps in flight; none means the cluster decides."),
+    "max_concurrent": Field(
+        Noneable(int),
+        default_value=None,
+        is_required=False,
+        description="At most this many steps in flight; none means the cluster decides.",
+    ),
     "retries": Field(
         Selector({"enabled": Field(Shape({}), is_required=False), "disabled": Field(Shape({}), is_required=False)}),
         default_value={"enabled": {}},

@@ -9,12 +9,12 @@ import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from oprun.execution.resolve import resolve_run_config
 from oprun.errors import DagsterInvariantViolationError
 from oprun.events import DagsterEventType, EventLogEntry
 from oprun.execution.prepare import create_executor, prepare_run, prepare_stored_run
 from oprun.execution.reconstruct import ReconstructableJob, reconstructable
 from oprun.execution.reexecution import ReexecutionOptions
+from oprun.execution.resolve import resolve_run_config
 from oprun.execution.result import _MISSING, ExecutionResult
 from oprun.execution.run import InstanceSink, execute_run
 from oprun.runs import DagsterRun

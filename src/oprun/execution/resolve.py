@@ -50,7 +50,8 @@ def _node_value(value: Mapping[str, Any], handle: str) -> dict[str, Any]:
         current = ((current or {}).get("ops") or {}).get(part)
         if current is None:
             return {}
-    return current
+    node: dict[str, Any] = current  # a node's validated value: a dict, as its schema is a Shape
+    return node
 
 
 def _to_dict(run_config: Any) -> dict[str, Any]:
@@ -58,7 +59,8 @@ def _to_dict(run_config: Any) -> dict[str, Any]:
         return {}
     to_dict = getattr(run_config, "to_config_dict", None)
     if callable(to_dict):
-        return to_dict()
+        config_dict: dict[str, Any] = to_dict()  # RunConfig's or a Config's: a dict
+        return config_dict
     if not isinstance(run_config, Mapping):
         raise DagsterInvalidConfigError(
             "Error in run config: expected a dict or a RunConfig",

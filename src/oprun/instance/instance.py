@@ -153,7 +153,7 @@ class DagsterInstance:
             temp = tempfile.TemporaryDirectory(prefix="oprun-")
             tempdir = temp.name
         instance = DagsterInstance.from_directory(tempdir, overrides)
-        instance._temp_dir = temp
+        instance._temp_dir = temp  # noqa: SLF001 - the instance this method just built; dispose() removes the directory
         return instance
 
     def worker_ref(self) -> dict[str, Any]:
@@ -192,7 +192,8 @@ class DagsterInstance:
         return self._root
 
     def storage_directory(self) -> str:
-        base = (self._settings.get("local_artifact_storage") or {}).get("base_dir") if isinstance(self._settings.get("local_artifact_storage"), Mapping) else None
+        artifact_storage = self._settings.get("local_artifact_storage")
+        base = (artifact_storage or {}).get("base_dir") if isinstance(artifact_storage, Mapping) else None
         if base:
             return os.path.join(str(_env_value(base, "local_artifact_storage:base_dir")), "storage")
         if self._root is None:
@@ -240,7 +241,14 @@ class DagsterInstance:
     def get_runs_count(self, filters: RunsFilter | None = None) -> int:
         return self._storage.get_runs_count(filters)
 
-    def get_run_records(self, filters: RunsFilter | None = None, limit: int | None = None, order_by: str | None = None, ascending: bool = False, cursor: str | None = None) -> list[RunRecord]:
+    def get_run_records(
+        self,
+        filters: RunsFilter | None = None,
+        limit: int | None = None,
+        order_by: str | None = None,
+        ascending: bool = False,
+        cursor: str | None = None,
+    ) -> list[RunRecord]:
         return self._storage.get_run_records(filters, limit, cursor, ascending)
 
     def get_job_snapshot(self, snapshot_id: str) -> dict[str, Any] | None:
@@ -285,7 +293,14 @@ class DagsterInstance:
         types = _type_values(of_type)
         return [r.event_log_entry for r in self._storage.get_records(run_id, of_types=types)]
 
-    def get_records_for_run(self, run_id: str, cursor: str | int | None = None, of_type: Any = None, limit: int | None = None, ascending: bool = True) -> EventLogConnection:
+    def get_records_for_run(
+        self,
+        run_id: str,
+        cursor: str | int | None = None,
+        of_type: Any = None,
+        limit: int | None = None,
+        ascending: bool = True,
+    ) -> EventLogConnection:
         after = int(cursor) if cursor not in (None, "") else None
         records = self._storage.get_records(run_id, after, _type_values(of_type), (limit + 1) if limit else None, ascending)
         has_more = limit is not None and len(records) > limit
@@ -308,7 +323,12 @@ class DagsterInstance:
         current = self.get_run_by_id(dagster_run.run_id)
         if current is None or current.is_finished:
             return
-        self._report(current, DagsterEventType.RUN_FAILURE, message or f'Execution of run for "{current.job_name}" failed.', JobFailureData(None, "UNEXPECTED_TERMINATION"))
+        self._report(
+            current,
+            DagsterEventType.RUN_FAILURE,
+            message or f'Execution of run for "{current.job_name}" failed.',
+            JobFailureData(None, "UNEXPECTED_TERMINATION"),
+        )
 
     def report_run_canceling(self, dagster_run: DagsterRun, message: str | None = None) -> None:
         current = self.get_run_by_id(dagster_run.run_id)
@@ -372,7 +392,8 @@ class DagsterInstance:
         return {
             "root_directory": self._root,
             "storage": storage,
-            "database": getattr(self._storage, "path", None) or (str(self._storage.engine.url.render_as_string(hide_password=True)) if hasattr(self._storage, "engine") else "memory"),
+            "database": getattr(self._storage, "path", None)
+            or (str(self._storage.engine.url.render_as_string(hide_password=True)) if hasattr(self._storage, "engine") else "memory"),
             "storage_directory": self.storage_directory() if self._root else None,
             "compute_logs_directory": self.compute_logs_directory() if self._root else None,
         }

@@ -14,9 +14,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
+
+if TYPE_CHECKING:
+    from oprun.definitions.executor import ExecutorDefinition
+    from oprun.definitions.jobs.graph import GraphDefinition
+    from oprun.definitions.jobs.op import OpDefinition
+    from oprun.definitions.logger import LoggerDefinition
+    from oprun.definitions.resources.resource import ResourceDefinition
 
 
 def _fixed_or_mapped(config_or_fn: Any, config_schema: Any, what: str) -> tuple[Any, Callable[[Any], Any]]:
@@ -81,7 +88,7 @@ def configured(configurable: Any, config_schema: Any = None, **kwargs: Any) -> C
     return wrap
 
 
-def configured_logger(logger_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:
+def configured_logger(logger_def: LoggerDefinition, config: Any, config_schema: Any, description: str | None) -> LoggerDefinition:
     from oprun.definitions.logger import InitLoggerContext, LoggerDefinition
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, "logger")
@@ -98,7 +105,7 @@ def configured_logger(logger_def: Any, config: Any, config_schema: Any, descript
     return made
 
 
-def configured_resource(resource_def: Any, config: Any, config_schema: Any, description: str | None) -> Any:
+def configured_resource(resource_def: ResourceDefinition, config: Any, config_schema: Any, description: str | None) -> ResourceDefinition:
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, "resource")
     original_fn = resource_def.resource_fn
     original_schema = resource_def.config_schema
@@ -111,7 +118,7 @@ def configured_resource(resource_def: Any, config: Any, config_schema: Any, desc
     made = copy.copy(resource_def)
     made.resource_fn = fn
     made.config_schema = new_schema
-    made._fn_takes_context = True
+    made._fn_takes_context = True  # noqa: SLF001 - a copy of the definition; fn above takes the init context
     if description is not None:
         made.description = description
     if new_schema is None and original_schema is not None:
@@ -119,20 +126,28 @@ def configured_resource(resource_def: Any, config: Any, config_schema: Any, desc
     return made
 
 
-def configured_executor(executor_def: Any, config: Any, name: str | None, config_schema: Any, description: str | None) -> Any:
+def configured_executor(
+    executor_def: ExecutorDefinition, config: Any, name: str | None, config_schema: Any, description: str | None
+) -> ExecutorDefinition:
     from oprun.definitions.executor import ExecutorDefinition
 
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"executor {executor_def.name}")
     original = executor_def
 
     def create(init_context: Any) -> Any:
+        creation_fn = original.executor_creation_fn
+        if creation_fn is None:  # not reached: the copy has `create` only when the original has a creation function
+            raise DagsterInvalidDefinitionError(f"Executor '{original.name}' has no creation function.")
         inner = _check_against(original.config_schema, to_inner(init_context.executor_config), f"executor {original.name}")
-        return original.executor_creation_fn(init_context.replace_config(inner))
+        return creation_fn(init_context.replace_config(inner))
 
     def requirements(config_value: Any) -> Any:
         return original.get_requirements(to_inner(config_value))
 
-    made = ExecutorDefinition(name or original.name, new_schema, requirements, create, description or original.description)
+    # Without a creation function the copy has none either, so that running it is
+    # refused with the job's name (prepare.create_executor) as for the original.
+    creation = create if original.executor_creation_fn is not None else None
+    made = ExecutorDefinition(name or original.name, new_schema, requirements, creation, description or original.description)
     if new_schema is None and original.config_schema is not None:
         _record_fixed(
             made, original, original.config_schema, to_inner(None),
@@ -141,7 +156,7 @@ def configured_executor(executor_def: Any, config: Any, name: str | None, config
     return made
 
 
-def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
+def configured_op(op_def: OpDefinition, config: Any, name: str, config_schema: Any, description: str | None) -> OpDefinition:
     new_schema, to_inner = _fixed_or_mapped(config, config_schema, f"op {op_def.name}")
     made = copy.copy(op_def)
     from oprun.definitions.jobs.io import check_valid_name
@@ -159,7 +174,7 @@ def configured_op(op_def: Any, config: Any, name: str, config_schema: Any, descr
     return made
 
 
-def configured_graph(graph_def: Any, config: Any, name: str, config_schema: Any, description: str | None) -> Any:
+def configured_graph(graph_def: GraphDefinition, config: Any, name: str, config_schema: Any, description: str | None) -> GraphDefinition:
     if graph_def.config_mapping is None:
         raise DagsterInvalidDefinitionError(
             f"Only graphs with a config mapping can be configured(); graph '{graph_def.name}' has none. "

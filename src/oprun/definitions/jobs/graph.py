@@ -52,7 +52,14 @@ class GraphDefinition(composition.InvocableNode):
         *,
         description: str | None = None,
         node_defs: Sequence[Any] | None = None,
-        dependencies: Mapping[str | NodeInvocation, Mapping[str, Any]] | None = None,
+        # Keys are node names, NodeInvocations or both; spelled out because a
+        # Mapping's key type is invariant (a dict keyed by NodeInvocation is fine).
+        dependencies: (
+            Mapping[str, Mapping[str, Any]]
+            | Mapping[NodeInvocation, Mapping[str, Any]]
+            | Mapping[str | NodeInvocation, Mapping[str, Any]]
+            | None
+        ) = None,
         input_mappings: Sequence[InputMapping] | None = None,
         output_mappings: Sequence[OutputMapping] | None = None,
         config: Any = None,
@@ -336,19 +343,19 @@ def _validate_dependencies(graph: GraphDefinition) -> None:
                     f"must be a DependencyDefinition, MultiDependencyDefinition or "
                     f"DynamicCollectDependencyDefinition, got {dep!r}"
                 )
-    for mapping in graph.input_mappings:
-        node = nodes.get(mapping.mapped_node_name)
-        if node is None or mapping.mapped_node_input_name not in node.definition.ins:
+    for input_mapping in graph.input_mappings:
+        target = nodes.get(input_mapping.mapped_node_name)
+        if target is None or input_mapping.mapped_node_input_name not in target.definition.ins:
             raise DagsterInvalidDefinitionError(
-                f"Graph '{graph.name}': input mapping '{mapping.graph_input_name}' targets "
-                f"{mapping.mapped_node_name}.{mapping.mapped_node_input_name}, which does not exist."
+                f"Graph '{graph.name}': input mapping '{input_mapping.graph_input_name}' targets "
+                f"{input_mapping.mapped_node_name}.{input_mapping.mapped_node_input_name}, which does not exist."
             )
-    for mapping in graph.output_mappings:
-        node = nodes.get(mapping.mapped_node_name)
-        if node is None or mapping.mapped_node_output_name not in node.definition.outs:
+    for output_mapping in graph.output_mappings:
+        source = nodes.get(output_mapping.mapped_node_name)
+        if source is None or output_mapping.mapped_node_output_name not in source.definition.outs:
             raise DagsterInvalidDefinitionError(
-                f"Graph '{graph.name}': output mapping '{mapping.graph_output_name}' points at "
-                f"{mapping.mapped_node_name}.{mapping.mapped_node_output_name}, which does not exist."
+                f"Graph '{graph.name}': output mapping '{output_mapping.graph_output_name}' points at "
+                f"{output_mapping.mapped_node_name}.{output_mapping.mapped_node_output_name}, which does not exist."
             )
 
 
@@ -374,7 +381,8 @@ def _check_upstream(graph: GraphDefinition, node_name: str, input_name: str, dep
             f'Listed as dependency for node "{node_name}" input "{input_name}" of graph \'{graph.name}\'. '
             f"Available outputs: {sorted(upstream.definition.outs)}.{did_you_mean(output_name, upstream.definition.outs)}"
         )
-    if isinstance(dep, DynamicCollectDependencyDefinition) and not out.is_dynamic and not _is_mapped_output(graph, upstream_name):
+    # upstream.name is upstream_name, narrowed to str: the lookup found it.
+    if isinstance(dep, DynamicCollectDependencyDefinition) and not out.is_dynamic and not _is_mapped_output(graph, upstream.name):
         raise DagsterInvalidDefinitionError(
             f'Node "{node_name}" input "{input_name}" collects output "{output_name}" of "{upstream_name}", '
             "which is not dynamic."

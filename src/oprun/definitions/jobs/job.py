@@ -17,13 +17,13 @@ from collections.abc import Callable, Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from oprun.definitions.jobs import composition, functions
 from oprun.definitions.executor import ExecutorDefinition, check_executor_def, multi_or_in_process_executor
+from oprun.definitions.jobs import composition, functions
 from oprun.definitions.jobs.graph import GraphDefinition, composition_input_names
 from oprun.definitions.jobs.hooks import HookDefinition, check_hooks
-from oprun.definitions.logger import LoggerDefinition, default_loggers
 from oprun.definitions.jobs.metadata import normalize_metadata
 from oprun.definitions.jobs.policy import RetryPolicy
+from oprun.definitions.logger import LoggerDefinition, default_loggers
 from oprun.definitions.resources.resource import ResourceDefinition, coerce_resource_defs, fs_io_manager
 from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError, did_you_mean
 
@@ -153,31 +153,31 @@ class JobDefinition:
         node = None
         for part in parts:
             node = graph.node_named(part)
-            if node.is_graph:
+            if isinstance(node.definition, GraphDefinition):
                 graph = node.definition
         return node
 
     # -- derived jobs --
 
     def _copy(self, **changes: Any) -> JobDefinition:
-        args: dict[str, Any] = dict(
-            graph_def=self.graph,
-            resource_defs=self._resource_defs_arg,
-            executor_def=self.executor_def if self.executor_explicitly_given else None,
-            logger_defs=self.loggers if self.loggers_explicitly_given else None,
-            name=self.name,
-            config=self._config_arg,
-            description=self.description,
-            tags=self.tags,
-            run_tags=self._run_tags,
-            metadata={k: v for k, v in self.metadata.items()},
-            hook_defs=self.hook_defs,
-            op_retry_policy=self.op_retry_policy,
-            partitions_def=self._partitions_def_arg,
-            input_values=self.input_values,
-            op_selection=self.op_selection,
-            _subset_of=self._subset_of,
-        )
+        args: dict[str, Any] = {
+            "graph_def": self.graph,
+            "resource_defs": self._resource_defs_arg,
+            "executor_def": self.executor_def if self.executor_explicitly_given else None,
+            "logger_defs": self.loggers if self.loggers_explicitly_given else None,
+            "name": self.name,
+            "config": self._config_arg,
+            "description": self.description,
+            "tags": self.tags,
+            "run_tags": self._run_tags,
+            "metadata": dict(self.metadata),
+            "hook_defs": self.hook_defs,
+            "op_retry_policy": self.op_retry_policy,
+            "partitions_def": self._partitions_def_arg,
+            "input_values": self.input_values,
+            "op_selection": self.op_selection,
+            "_subset_of": self._subset_of,
+        }
         args.update(changes)
         return JobDefinition(**args)
 
@@ -203,7 +203,7 @@ class JobDefinition:
 
         parent = self.parent_job
         subset = subset_graph(parent.graph, list(op_selection), parent.name)
-        return parent._copy(graph_def=subset, op_selection=list(op_selection), _subset_of=parent)
+        return parent._copy(graph_def=subset, op_selection=list(op_selection), _subset_of=parent)  # noqa: SLF001 - a copy within the class
 
     # -- running --
 

@@ -88,6 +88,9 @@ class OpDefinition(composition.InvocableNode):
     """An op: a Python function plus its inputs, outputs, config and resources."""
 
     node_type = "op"
+    # Set only on configured() copies, so read with getattr: (the op copied, the
+    # function from the copy's config to the original's).
+    configured_from: tuple[OpDefinition, Callable[[Any], Any]]
 
     def __init__(
         self,
