@@ -46,7 +46,7 @@ def execute_in_process(
     executor = InProcessExecutor(retries_enabled_from(_in_process_config(prepared.resolved.executor_config())))
     try:
         _success, first_error = execute_run(
-            prepared, instance, executor, sink, raise_on_error=raise_on_error, output_capture=output_capture,
+            prepared, instance, executor, sink.write, raise_on_error=raise_on_error, output_capture=output_capture,
         )
     finally:
         sink.flush()

@@ -31,7 +31,7 @@ def execute_stored_run(
     executor = create_executor(prepared, instance)
     sink = InstanceSink(instance, listener=listener)
     try:
-        return execute_run(prepared, instance, executor, sink, raise_on_error=raise_on_error)
+        return execute_run(prepared, instance, executor, sink.write, raise_on_error=raise_on_error)
     finally:
         sink.flush()
 

@@ -41,24 +41,28 @@ class InstanceSink:
     """Where a run's entries go: to the instance, in batches. A persistent instance
     gets each step boundary as it happens (nothing lost on a crash); an in-memory
     one only needs the run's boundaries. `keep` collects every entry (the result of
-    execute_in_process); `listener` sees each one (the CLI's progress display)."""
+    execute_in_process); `listener` sees each one (the CLI's progress display).
+    `write` is the sink the run's log manager calls."""
 
     def __init__(self, instance: Any, keep: list[EventLogEntry] | None = None, listener: Callable[[EventLogEntry], None] | None = None) -> None:
         self._instance = instance
-        self._keep = keep
-        self._listener = listener
         self._batch: list[EventLogEntry] = []
-        self._flush_after = RUN_BOUNDARIES if instance.is_ephemeral else FLUSH_AFTER
+        batch_append = self._batch.append
+        keep_append = keep.append if keep is not None else None
+        flush_after = RUN_BOUNDARIES if instance.is_ephemeral else FLUSH_AFTER
 
-    def __call__(self, entry: EventLogEntry) -> None:
-        if self._keep is not None:
-            self._keep.append(entry)
-        if self._listener is not None:
-            self._listener(entry)
-        self._batch.append(entry)
-        event = entry.dagster_event
-        if event is not None and event.event_type_value in self._flush_after:
-            self.flush()
+        # A closure with its lookups bound once: it runs for every entry of the run.
+        def write(entry: EventLogEntry) -> None:
+            if keep_append is not None:
+                keep_append(entry)
+            if listener is not None:
+                listener(entry)
+            batch_append(entry)
+            event = entry.dagster_event
+            if event is not None and event.event_type_value in flush_after:
+                self.flush()
+
+        self.write = write
 
     def flush(self) -> None:
         if self._batch:

@@ -53,7 +53,21 @@ from oprun.execution.plan import (
 if TYPE_CHECKING:
     from oprun.execution.run import RunContext
 
-E = DagsterEventType
+# The kinds this module records, named through DagsterEventType (a misspelt one
+# fails at import) and bound as plain strings: they are used several times a step.
+_ASSET_MATERIALIZATION = DagsterEventType.ASSET_MATERIALIZATION.value
+_ASSET_OBSERVATION = DagsterEventType.ASSET_OBSERVATION.value
+_HANDLED_OUTPUT = DagsterEventType.HANDLED_OUTPUT.value
+_LOADED_INPUT = DagsterEventType.LOADED_INPUT.value
+_LOGS_CAPTURED = DagsterEventType.LOGS_CAPTURED.value
+_STEP_EXPECTATION_RESULT = DagsterEventType.STEP_EXPECTATION_RESULT.value
+_STEP_FAILURE = DagsterEventType.STEP_FAILURE.value
+_STEP_INPUT = DagsterEventType.STEP_INPUT.value
+_STEP_OUTPUT = DagsterEventType.STEP_OUTPUT.value
+_STEP_RESTARTED = DagsterEventType.STEP_RESTARTED.value
+_STEP_START = DagsterEventType.STEP_START.value
+_STEP_SUCCESS = DagsterEventType.STEP_SUCCESS.value
+_STEP_UP_FOR_RETRY = DagsterEventType.STEP_UP_FOR_RETRY.value
 
 
 class _FrameworkError(DagsterInvariantViolationError):
@@ -62,10 +76,10 @@ class _FrameworkError(DagsterInvariantViolationError):
     the DagsterInvariantViolationError Dagster raises for the same mistakes."""
 
 
-def _event(rc: RunContext, kind: DagsterEventType, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
+def _event(rc: RunContext, kind: str, step: ExecutionStep, data: Any = None, message: str | None = None) -> None:
     # The tuple is built directly (every field given), skipping NamedTuple's
     # Python-level __new__: this runs several times per step.
-    rc.log_manager.emit(_new_tuple(DagsterEvent, (kind.value, rc.job_name, step.key, step.handle, data, message, current_pid())))
+    rc.log_manager.emit(_new_tuple(DagsterEvent, (kind, rc.job_name, step.key, step.handle, data, message, current_pid())))
 
 
 _new_tuple = tuple.__new__
@@ -85,7 +99,7 @@ def run_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepOutco
     capture = capture_file_descriptors if rc.capture_fds else capture_in_process
     with capture(directory, rc.run_id, step.key) as (out_path, err_path):
         _event(
-            rc, E.LOGS_CAPTURED, step, LogsCapturedData(step.key, [step.key], out_path, err_path),
+            rc, _LOGS_CAPTURED, step, LogsCapturedData(step.key, [step.key], out_path, err_path),
             f'Started capturing logs for step "{step.key}".',
         )
         return execute_step(rc, step, attempt)
@@ -97,9 +111,9 @@ def execute_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepO
     rc.set_current_step(step.key)
     started = time.perf_counter()
     if attempt == 0:
-        _event(rc, E.STEP_START, step, None, f'Started execution of step "{step.key}".')
+        _event(rc, _STEP_START, step, None, f'Started execution of step "{step.key}".')
     else:
-        _event(rc, E.STEP_RESTARTED, step, None, f'Started re-execution (attempt # {attempt + 1}) of step "{step.key}".')
+        _event(rc, _STEP_RESTARTED, step, None, f'Started re-execution (attempt # {attempt + 1}) of step "{step.key}".')
     emitted: dict[str, list[str] | None] = {}
     try:
         context = rc.op_context(step, attempt)
@@ -115,7 +129,7 @@ def execute_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepO
             run_hooks(rc, step, succeeded=False, exc=exc)
         return outcome
     duration_ms = (time.perf_counter() - started) * 1000
-    _event(rc, E.STEP_SUCCESS, step, StepSuccessData(duration_ms), f'Finished execution of step "{step.key}" in {_fmt_ms(duration_ms)}.')
+    _event(rc, _STEP_SUCCESS, step, StepSuccessData(duration_ms), f'Finished execution of step "{step.key}" in {_fmt_ms(duration_ms)}.')
     rc.set_current_step(None)
     run_hooks(rc, step, succeeded=True, exc=None)
     return StepOutcome("success", emitted)
@@ -227,7 +241,7 @@ def _load_from_output(rc: RunContext, step: ExecutionStep, context: OpExecutionC
                 exc,
             ) from exc
     _event(
-        rc, E.LOADED_INPUT, step,
+        rc, _LOADED_INPUT, step,
         LoadedInputData(input_name, manager_key, source.output_name, source.step_key),
         f'Loaded input "{input_name}" using input manager "{manager_key}", from output "{source.output_name}" of step "{source.step_key}"',
     )
@@ -267,7 +281,7 @@ def _load_with_input_manager(rc: RunContext, step: ExecutionStep, context: OpExe
             exc,
         ) from exc
     _event(
-        rc, E.LOADED_INPUT, step,
+        rc, _LOADED_INPUT, step,
         LoadedInputData(step_input.name, key, source.output_name if source else None, source.step_key if source else None),
         f'Loaded input "{step_input.name}" using input manager "{key}"',
     )
@@ -282,14 +296,14 @@ def _type_check_input(rc: RunContext, step: ExecutionStep, context: Any, name: s
         result = dagster_type.type_check(context, value)
         data = TypeCheckData(result.success, name, result.description, result.metadata)
         if not result.success:
-            _event(rc, E.STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check failed).')
+            _event(rc, _STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check failed).')
             raise DagsterTypeCheckDidNotPass(
                 f'Type check failed for step input "{name}" - expected type "{dagster_type.display_name}". '
                 f"Description: {result.description}",
                 result.metadata,
                 dagster_type,
             )
-    _event(rc, E.STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check passed).')
+    _event(rc, _STEP_INPUT, step, StepInputData(name, data), f'Got input "{name}" of type "{dagster_type.display_name}". (Type check passed).')
 
 
 _ANY_PASSED = TypeCheckData(True, "Any")
@@ -437,11 +451,11 @@ def _flush_logged_events(rc: RunContext, step: ExecutionStep, context: OpExecuti
 def _log_user_event(rc: RunContext, step: ExecutionStep, item: Any) -> None:
     if isinstance(item, ExpectationResult):
         status = "passed" if item.success else "failed"
-        _event(rc, E.STEP_EXPECTATION_RESULT, step, StepExpectationResultData(item), f'Expectation "{item.label}" {status}.')
+        _event(rc, _STEP_EXPECTATION_RESULT, step, StepExpectationResultData(item), f'Expectation "{item.label}" {status}.')
     elif isinstance(item, AssetObservation):
-        _event(rc, E.ASSET_OBSERVATION, step, StepMaterializationData(item), f'Observed asset "{item.label}".')
+        _event(rc, _ASSET_OBSERVATION, step, StepMaterializationData(item), f'Observed asset "{item.label}".')
     elif isinstance(item, AssetMaterialization):
-        _event(rc, E.ASSET_MATERIALIZATION, step, StepMaterializationData(item), f'Materialized value {item.label}.')
+        _event(rc, _ASSET_MATERIALIZATION, step, StepMaterializationData(item), f'Materialized value {item.label}.')
     else:
         raise _FrameworkError(f"context.log_event takes an AssetMaterialization, AssetObservation or ExpectationResult, got {item!r}")
 
@@ -483,7 +497,7 @@ def _handle_output(
         check = TypeCheckData(result.success, name, result.description, result.metadata)
         if not result.success:
             _event(
-                rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
+                rc, _STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
                 f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check failed).',
             )
             raise DagsterTypeCheckDidNotPass(
@@ -493,7 +507,7 @@ def _handle_output(
                 dagster_type,
             )
     _event(
-        rc, E.STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
+        rc, _STEP_OUTPUT, step, StepOutputData(name, mapping_key, check, all_metadata),
         f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).',
     )
     rc.capture_output(step.key, name, mapping_key, value)
@@ -522,7 +536,7 @@ def _handle_output(
                 if isinstance(item, (AssetMaterialization, ExpectationResult)):
                     _log_user_event(rc, step, item)
         handled_metadata = output_context.consume_added_metadata()
-    _event(rc, E.HANDLED_OUTPUT, step, HandledOutputData(name, manager_key, handled_metadata), f'Handled output "{name}" using IO manager "{manager_key}"')
+    _event(rc, _HANDLED_OUTPUT, step, HandledOutputData(name, manager_key, handled_metadata), f'Handled output "{name}" using IO manager "{manager_key}"')
 
 
 def _check_required_outputs(rc: RunContext, step: ExecutionStep, context: OpExecutionContext, emitted: dict[str, list[str] | None]) -> None:
@@ -553,7 +567,7 @@ def _failure_outcome(rc: RunContext, step: ExecutionStep, exc: BaseException, at
     error_info = SerializableErrorInfo.from_exception(exc)
     if retry_wait is not None:
         _event(
-            rc, E.STEP_UP_FOR_RETRY, step, StepRetryData(error_info, retry_wait),
+            rc, _STEP_UP_FOR_RETRY, step, StepRetryData(error_info, retry_wait),
             f'Execution of step "{step.key}" failed and has requested a retry'
             + (f" in {retry_wait:g} seconds." if retry_wait else "."),
         )
@@ -565,7 +579,7 @@ def _failure_outcome(rc: RunContext, step: ExecutionStep, exc: BaseException, at
     message = f'Execution of step "{step.key}" failed.'
     if isinstance(user_error, Failure) and user_error.description:
         message = f'Execution of step "{step.key}" failed: {user_error.description}'
-    _event(rc, E.STEP_FAILURE, step, StepFailureData(error_info, user_failure, source), message)
+    _event(rc, _STEP_FAILURE, step, StepFailureData(error_info, user_failure, source), message)
     return StepOutcome("failure", emitted, user_error)
 
 
