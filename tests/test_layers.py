@@ -501,3 +501,19 @@ def test_import_oprun_loads_no_heavy_dependency():
     assert loaded & HEAVY == set()
     assert "pydantic" not in loaded, "pydantic loads only when Config or a resource class is used"
     assert "asyncio" not in loaded, "asyncio loads only when an async op runs"
+
+
+def test_a_first_run_in_process_loads_only_what_it_needs():
+    # The run path stays light: no code loading by pointer, no multiprocessing, and
+    # none of the slow standard modules a plain in-process run does not use.
+    code = (
+        "import sys\n"
+        "from oprun import job, op\n"
+        "@op\ndef a(): return 1\n"
+        "@job\ndef j(): a()\n"
+        "assert j.execute_in_process().success\n"
+        "wanted = ['json', 'dataclasses', 'inspect', 'multiprocessing', 'oprun.execution.reconstruct', 'sqlalchemy']\n"
+        "print(','.join(m for m in wanted if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""

@@ -12,9 +12,8 @@ every process of a run sees the same config, plan and op configs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from oprun.config.validate import validate_config
 from oprun.definitions.executor import ExecutorRequirement
@@ -24,10 +23,13 @@ from oprun.definitions.resources.resource import ResourceDefinition, as_resource
 from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, DagsterUnmetExecutorRequirementsError
 from oprun.execution.active import Emitted
 from oprun.execution.plan import ExecutionPlan, create_execution_plan
-from oprun.execution.reconstruct import ReconstructableJob
 from oprun.execution.reexecution import ReexecutionOptions, plan_reexecution, reexecution_state, reexecution_tags
 from oprun.execution.resolve import ResolvedRunConfig, resolve_run_config
 from oprun.runs import DagsterRun, make_new_run_id
+
+if TYPE_CHECKING:
+    # Loading code by pointer is for launched runs; a run in process never needs it.
+    from oprun.execution.reconstruct import ReconstructableJob
 
 
 class PreparedRun(NamedTuple):
@@ -208,7 +210,11 @@ def run_tags_for(job: JobDefinition, partition_key: str | None, tags: Mapping[st
     elif partition_key is not None:
         merged["dagster/partition"] = partition_key
     for key, value in (tags or {}).items():
-        merged[str(key)] = value if isinstance(value, str) else json.dumps(value)
+        if not isinstance(value, str):
+            import json  # only for tags that are not strings: a first run need not load it
+
+            value = json.dumps(value)
+        merged[str(key)] = value
     return merged
 
 
@@ -248,6 +254,8 @@ class InitExecutorContext:
 def check_executor_requirements(job: JobDefinition, resolved: ResolvedRunConfig, recon: Any, instance: Any, resource_defs: Mapping[str, Any]) -> None:
     executor_def = job.executor_def
     requirements = executor_def.get_requirements(resolved.executor_config())
+    from oprun.execution.reconstruct import ReconstructableJob
+
     if ExecutorRequirement.RECONSTRUCTABLE_JOB in requirements and not isinstance(recon, ReconstructableJob):
         raise DagsterUnmetExecutorRequirementsError(
             f'You have attempted to use an executor that uses multiple processes with the job "{job.name}" '

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from oprun.definitions.jobs.job import JobDefinition
@@ -19,8 +18,7 @@ from oprun.execution.resolve import ResolvedRunConfig
 from oprun.runs import DagsterRun, DagsterRunStatus
 
 
-@dataclass(frozen=True)
-class ReexecutionOptions:
+class ReexecutionOptions(NamedTuple):
     """Re-run a parent run: all its steps, a step selection, or (`from_failure`) the
     steps that did not succeed. Outputs of the other steps are loaded from the
     parent's storage, not recomputed."""
