@@ -1,6 +1,6 @@
-"""The two context layers: `RunContext` (internal, one per run) and the thin
-facades users see: `OpExecutionContext`, `InputContext`, `OutputContext`, and
-their `build_*` constructors for tests.
+"""The contexts users see, the thin layer over the internal `RunContext`
+(`run.py`): `OpExecutionContext`, `InputContext`, `OutputContext`, and their
+`build_*` constructors for tests.
 """
 
 from __future__ import annotations
