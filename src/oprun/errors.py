@@ -167,6 +167,11 @@ class DagsterExecutionStepExecutionError(DagsterUserCodeExecutionError):
         super().__init__(message, user_exception)
 
 
+class DagsterConfigMappingFunctionError(DagsterUserCodeExecutionError):
+    """A config mapping function (`ConfigMapping`, `@config_mapping`, a configured()
+    function) raised; the original exception is `user_exception` and `__cause__`."""
+
+
 class DagsterExecutionInterruptedError(DagsterError, KeyboardInterrupt):
     """Execution was interrupted (termination requested)."""
 

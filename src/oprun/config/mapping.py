@@ -7,7 +7,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from oprun.errors import DagsterInvalidDefinitionError
+from oprun.errors import DagsterConfigMappingFunctionError, DagsterError, DagsterInvalidDefinitionError
 
 
 def _config_class_param(fn: Callable[..., Any]) -> type | None:
@@ -49,10 +49,24 @@ class ConfigMapping:
         self.config_schema = config_schema if config_schema is not None else {}
         self.receive_processed_config_values = True if receive_processed_config_values is None else receive_processed_config_values
 
-    def resolve_from_validated(self, value: Any) -> dict[str, Any]:
-        """Call the function on the (validated) outer value; returns a plain dict."""
-        argument = self._config_class.from_config_value(value or {}) if self._config_class is not None else value  # type: ignore[attr-defined]  # a Config class, checked by duck typing
-        result = self.config_fn(argument)
+    def resolve_from_validated(self, value: Any, descriptor: str | None = None) -> dict[str, Any]:
+        """Call the function on the (validated) outer value; returns a plain dict.
+
+        An exception from the function becomes a DagsterConfigMappingFunctionError
+        naming `descriptor` (e.g. "job my_job"), as in Dagster; oprun's own errors
+        pass through."""
+        try:
+            argument = self._config_class.from_config_value(value or {}) if self._config_class is not None else value  # type: ignore[attr-defined]  # a Config class, checked by duck typing
+            result = self.config_fn(argument)
+        except DagsterError:
+            raise
+        except Exception as exc:
+            where = descriptor or f"function {getattr(self.config_fn, '__name__', repr(self.config_fn))}"
+            raise DagsterConfigMappingFunctionError(
+                f"The config mapping function on {where} has thrown an unexpected error during its execution: "
+                f"{type(exc).__name__}: {exc}",
+                exc,
+            ) from exc
         to_dict = getattr(result, "to_config_dict", None)
         if callable(to_dict):
             plain: dict[str, Any] = to_dict()  # a Config object

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Self
 import pydantic
 from pydantic_core import PydanticUndefined
 
-from oprun.config.env import EnvVar
+from oprun.config.env import EnvVar, IntEnvVar
 from oprun.config.types import (
     Any as AnyType,
     Array,
@@ -87,8 +87,8 @@ def _annotation_type(owner: str, name: str, annotation: Any) -> tuple[ConfigType
 
 
 def _plain_default(value: Any) -> Any:
-    if isinstance(value, EnvVar):
-        return {"env": value.env_var_name}
+    if isinstance(value, (EnvVar, IntEnvVar)):
+        return value.to_config()
     if isinstance(value, enum.Enum):
         return value.name
     if isinstance(value, Config):
@@ -106,13 +106,14 @@ class Config(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
     _oprun_schema: ClassVar[dict[type, Shape]] = {}
-    # Fields given as EnvVar: pydantic stores their value as a plain str, but the
-    # run config must keep {"env": NAME} so the secret is read at run time.
-    _oprun_env: dict[str, EnvVar] = pydantic.PrivateAttr(default_factory=dict)
+    # Fields given as EnvVar (or EnvVar.int): pydantic stores their value as a
+    # plain str (int), but the run config must keep {"env": NAME} so the secret is
+    # read, and converted to the field's type, at run time.
+    _oprun_env: dict[str, EnvVar | IntEnvVar] = pydantic.PrivateAttr(default_factory=dict)
 
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
-        env = {k: v for k, v in data.items() if isinstance(v, EnvVar)}
+        env = {k: v for k, v in data.items() if isinstance(v, (EnvVar, IntEnvVar))}
         if env:
             self._oprun_env.update(env)
 

@@ -35,7 +35,7 @@ def _plain(value: Any) -> Any:
     if callable(to_dict):
         return to_dict()
     to_config = getattr(value, "to_config", None)
-    if callable(to_config) and type(value).__name__ == "EnvVar":
+    if callable(to_config) and type(value).__name__ in ("EnvVar", "IntEnvVar"):
         return to_config()
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}

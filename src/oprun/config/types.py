@@ -202,7 +202,7 @@ class ScalarUnion(ConfigType):
 class Field:
     """A config type plus its default value, requiredness and description."""
 
-    __slots__ = ("config_type", "default_value", "description", "_is_required")
+    __slots__ = ("config_type", "default_value", "description", "_is_required", "_implicit_default")
 
     def __init__(self, config: _Any, default_value: _Any = NO_DEFAULT, is_required: bool | None = None, description: str | None = None) -> None:
         self.config_type = resolve_config_type(config)
@@ -213,6 +213,9 @@ class Field:
                 f"A required field cannot have a default value (default {default_value!r} given for a field of type "
                 f"{self.config_type.display_name})."
             )
+        # As Dagster: only a field whose requiredness is left to its type gets the
+        # type's implicit default (None for a Noneable); one declared optional stays absent.
+        self._implicit_default = is_required is None and default_value is NO_DEFAULT
         if is_required is None:
             is_required = default_value is NO_DEFAULT and not _optional_by_default(self.config_type)
         self._is_required = bool(is_required)
@@ -224,6 +227,10 @@ class Field:
     @property
     def default_provided(self) -> bool:
         return self.default_value is not NO_DEFAULT
+
+    @property
+    def has_implicit_default(self) -> bool:
+        return self._implicit_default
 
     def __repr__(self) -> str:
         return f"Field({self.config_type.display_name}, required={self.is_required})"
@@ -297,6 +304,14 @@ def resolve_config_type(value: _Any) -> ConfigType:
         return found
     if value is None:
         return Any
+    alternative = getattr(value, "_config_alternative", None)
+    if callable(alternative) and not isinstance(value, type):
+        # A Dagster type (List[Int], Optional[...], Set, Tuple, Dict, Nothing, ...): as in
+        # Dagster, the two type systems are separate.
+        raise DagsterInvalidConfigDefinitionError(
+            f"Cannot use the Dagster type {value!r} in a config schema: Dagster types check op inputs "
+            f"and outputs (In/Out), config types describe config. {alternative()}"
+        )
     if isinstance(value, Mapping):
         return Shape(value)
     if isinstance(value, list):

@@ -136,14 +136,46 @@ def _absent(field: Field, path: Path, run: _Run) -> Any:
         return _check(field.config_type, default, path, run)
     config_type = field.config_type
     if isinstance(config_type, Noneable):
-        return None
+        # Field(Noneable(T), is_required=False) left out stays out, as in Dagster (an
+        # op input with a default then takes its default, not None).
+        return None if field.has_implicit_default else _MISSING
     if isinstance(config_type, Shape) and not isinstance(config_type, Selector):
         if not field.is_required and any(f.is_required for f in config_type.fields.values()):
             # An optional section with required parts (config of ops left out of a
             # selection, of resources no op uses): absent means absent.
             return _MISSING
+        if _absent_is_empty(config_type):
+            return {}  # every op of a large job without config takes this path
         return _check(config_type, {}, path, run)
     return _MISSING
+
+
+# Shapes whose fields all stay out when left out, so that the shape left out is {}
+# (by id; a shape is never changed once built, and the cache holds it alive).
+_EMPTY_WHEN_ABSENT: dict[int, tuple[Shape, bool]] = {}
+
+
+def _absent_is_empty(shape: Shape) -> bool:
+    known = _EMPTY_WHEN_ABSENT.get(id(shape))
+    if known is not None and known[0] is shape:
+        return known[1]
+    empty = not shape.field_aliases and all(_stays_out(f) for f in shape.fields.values())
+    if len(_EMPTY_WHEN_ABSENT) > 100_000:
+        _EMPTY_WHEN_ABSENT.clear()  # schemas of many reloaded code locations: start again
+    _EMPTY_WHEN_ABSENT[id(shape)] = (shape, empty)
+    return empty
+
+
+def _stays_out(field: Field) -> bool:
+    """Whether `_absent` leaves this field out of its shape's value."""
+    if field.default_provided:
+        return False
+    config_type = field.config_type
+    if isinstance(config_type, Noneable):
+        return not field.has_implicit_default
+    if isinstance(config_type, Shape) and not isinstance(config_type, Selector):
+        return not field.is_required and any(f.is_required for f in config_type.fields.values())
+    return True
 
 
 def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
@@ -210,11 +242,12 @@ def _check_source(config_type: Source, value: Any, path: Path, run: _Run) -> Any
             return _MISSING
         run.secrets.add(path)
         return _from_env(config_type, raw, str(name), path, run)
-    if type(value).__name__ == "EnvVar":
+    if type(value).__name__ in ("EnvVar", "IntEnvVar"):  # EnvVar(...), EnvVar.int(...)
+        name = getattr(value, "env_var_name", value)
         run.error(
             path, "RUNTIME_TYPE_MISMATCH",
-            f'Invalid use of environment variable wrapper {_at(path)}: EnvVar("{value}") only works in '
-            f"Config and resource classes. In a raw config dict, replace it with {{'env': '{value}'}}.",
+            f'Invalid use of environment variable wrapper {_at(path)}: {value!r} only works in '
+            f"Config and resource classes. In a raw config dict, replace it with {{'env': '{name}'}}.",
             config_type, value,
         )
         return _MISSING

@@ -2,8 +2,9 @@
 maps a key to run config and tags.
 
 Static keys, time windows (hourly, daily, weekly, monthly, with offsets and a
-timezone, computed in local wall time so DST days are whole days), and dynamic
-keys (from a function or from the instance). An unknown key is an error naming it
+timezone, computed in local wall time so DST days are whole days), dynamic
+keys (from a function or from the instance), and two of these combined
+(`MultiPartitionsDefinition`, keys such as `"a|x"`). An unknown key is an error naming it
 and the nearest valid keys.
 """
 
@@ -16,7 +17,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from oprun.errors import DagsterInvalidDefinitionError, DagsterUnknownPartitionError
+from oprun.errors import (
+    DagsterInvalidDefinitionError,
+    DagsterInvalidInvocationError,
+    DagsterInvariantViolationError,
+    DagsterUnknownPartitionError,
+)
 
 
 class TimeWindow(NamedTuple):
@@ -338,6 +344,222 @@ class DynamicPartitionsDefinition(PartitionsDefinition):
         return DeleteDynamicPartitionsRequest(str(self.name), list(partition_keys))
 
 
+_MULTI_KEY_FORBIDDEN = ("|", "[", "]", ",")
+
+
+class PartitionDimensionKey(NamedTuple):
+    dimension_name: str
+    partition_key: str
+
+
+class PartitionDimensionDefinition(NamedTuple):
+    name: str
+    partitions_def: PartitionsDefinition
+
+
+class MultiPartitionKey(str):
+    """A key of a `MultiPartitionsDefinition`: a plain string (the dimensions' keys
+    joined by `|`, in the order of the sorted dimension names, e.g. `"a|x"`) that also
+    knows its parts (`keys_by_dimension`)."""
+
+    _keys_by_dimension: dict[str, str]
+
+    def __new__(cls, keys_by_dimension: Mapping[str, str]) -> MultiPartitionKey:
+        if not isinstance(keys_by_dimension, Mapping) or not keys_by_dimension:
+            raise DagsterInvalidDefinitionError(
+                f"MultiPartitionKey takes a dict of dimension name to partition key, got {keys_by_dimension!r}"
+            )
+        ordered = {name: keys_by_dimension[name] for name in sorted(keys_by_dimension)}
+        bad = [k for k in ordered.values() if not isinstance(k, str)]
+        if bad:
+            raise DagsterInvalidDefinitionError(f"MultiPartitionKey: partition keys must be strings, got {bad[0]!r}")
+        made = super().__new__(cls, "|".join(ordered.values()))
+        made._keys_by_dimension = ordered
+        return made
+
+    @property
+    def keys_by_dimension(self) -> dict[str, str]:
+        return dict(self._keys_by_dimension)
+
+    @property
+    def dimension_keys(self) -> list[PartitionDimensionKey]:
+        return [PartitionDimensionKey(name, key) for name, key in self._keys_by_dimension.items()]
+
+    def __getnewargs__(self) -> tuple[Any, ...]:  # pickles by its parts, not its text
+        return (self._keys_by_dimension,)
+
+
+class MultiPartitionsDefinition(PartitionsDefinition):
+    """Partitions that are pairs of keys of two dimensions, each its own partitions
+    definition (`{"date": DailyPartitionsDefinition(...), "region": StaticPartitionsDefinition([...])}`).
+    Keys are `MultiPartitionKey`s such as `"2024-01-01|eu"`: the dimensions ordered by name."""
+
+    def __init__(self, partitions_defs: Mapping[str, PartitionsDefinition]) -> None:
+        if not isinstance(partitions_defs, Mapping):
+            raise DagsterInvalidDefinitionError(
+                f"MultiPartitionsDefinition takes a dict of dimension name to partitions definition, got {partitions_defs!r}"
+            )
+        if len(partitions_defs) != 2:
+            raise DagsterInvalidInvocationError(
+                "Dagster currently only supports multi-partitions definitions with 2 partitions definitions. "
+                f"Your multi-partitions definition has {len(partitions_defs)} partitions definitions."
+            )
+        for name, definition in partitions_defs.items():
+            if not isinstance(definition, PartitionsDefinition) or isinstance(definition, MultiPartitionsDefinition):
+                raise DagsterInvalidDefinitionError(
+                    f"MultiPartitionsDefinition: dimension '{name}' must be a (single-dimension) partitions definition, "
+                    f"got {definition!r}"
+                )
+            if isinstance(definition, StaticPartitionsDefinition):
+                bad = [k for k in definition.get_partition_keys() if any(c in k for c in _MULTI_KEY_FORBIDDEN)]
+                if bad:
+                    raise DagsterInvalidDefinitionError(
+                        f"Invalid character in partition key {bad[0]!r} for dimension {name}. A multi-partitions "
+                        f"definition cannot contain partition keys with the following characters: {', '.join(_MULTI_KEY_FORBIDDEN)}"
+                    )
+        self._dimensions = [PartitionDimensionDefinition(name, partitions_defs[name]) for name in sorted(partitions_defs)]
+
+    @property
+    def partitions_defs(self) -> list[PartitionDimensionDefinition]:
+        return list(self._dimensions)
+
+    @property
+    def partition_dimension_names(self) -> list[str]:
+        return [d.name for d in self._dimensions]
+
+    def get_partitions_def_for_dimension(self, dimension_name: str) -> PartitionsDefinition:
+        for dimension in self._dimensions:
+            if dimension.name == dimension_name:
+                return dimension.partitions_def
+        raise DagsterInvalidInvocationError(
+            f"No dimension '{dimension_name}': the dimensions are {self.partition_dimension_names}."
+        )
+
+    def _time_dimensions(self) -> list[PartitionDimensionDefinition]:
+        return [d for d in self._dimensions if isinstance(d.partitions_def, TimeWindowPartitionsDefinition)]
+
+    @property
+    def has_time_window_dimension(self) -> bool:
+        return bool(self._time_dimensions())
+
+    @property
+    def time_window_dimension(self) -> PartitionDimensionDefinition:
+        found = self._time_dimensions()
+        if len(found) != 1:
+            raise DagsterInvariantViolationError(
+                f"Expected exactly one time window partitioned dimension, found {len(found)}: {self.partition_dimension_names}."
+            )
+        return found[0]
+
+    @property
+    def primary_dimension(self) -> PartitionDimensionDefinition:
+        """The time dimension if there is exactly one, else the first by name."""
+        found = self._time_dimensions()
+        return found[0] if len(found) == 1 else self._dimensions[0]
+
+    @property
+    def secondary_dimension(self) -> PartitionDimensionDefinition:
+        primary = self.primary_dimension
+        return next(d for d in self._dimensions if d.name != primary.name)
+
+    def get_partition_keys(self, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> list[str]:
+        first, second = (d.partitions_def.get_partition_keys(current_time, dynamic_partitions_store) for d in self._dimensions)
+        (a, _), (b, _) = self._dimensions
+        return [MultiPartitionKey({a: x, b: y}) for x in first for y in second]
+
+    def get_num_partitions(self, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> int:
+        return len(self.get_partition_keys(current_time, dynamic_partitions_store))
+
+    def get_partition_key_from_str(self, partition_key_str: str) -> MultiPartitionKey:
+        """The MultiPartitionKey that `"a|x"` names (one part per dimension)."""
+        if isinstance(partition_key_str, MultiPartitionKey):
+            return partition_key_str
+        parts = str(partition_key_str).split("|")
+        if len(parts) != len(self._dimensions):
+            raise DagsterUnknownPartitionError(
+                f"Partition key '{partition_key_str}' has {len(parts)} part(s); a key of this multi-partitions "
+                f"definition has one per dimension {self.partition_dimension_names}, joined by '|' (e.g. "
+                f"'{self._example_key()}')."
+            )
+        return MultiPartitionKey({d.name: part for d, part in zip(self._dimensions, parts, strict=True)})
+
+    def _example_key(self) -> str:
+        keys = self.get_partition_keys()
+        return str(keys[0]) if keys else "|".join(f"<{name}>" for name in self.partition_dimension_names)
+
+    def has_partition_key(self, partition_key: str, current_time: datetime | None = None, dynamic_partitions_store: Any = None) -> bool:
+        parts = str(partition_key).split("|")
+        return len(parts) == len(self._dimensions) and all(
+            d.partitions_def.has_partition_key(part, current_time, dynamic_partitions_store)
+            for d, part in zip(self._dimensions, parts, strict=True)
+        )
+
+    def validate_partition_key(
+        self,
+        partition_key: str,
+        owner_name: str | None = None,
+        current_time: datetime | None = None,
+        dynamic_partitions_store: Any = None,
+    ) -> None:
+        """An unknown key names the dimension whose part is not one of its keys."""
+        key = self.get_partition_key_from_str(partition_key)
+        owner = f" of {owner_name}" if owner_name else ""
+        for dimension, part in zip(self._dimensions, key.keys_by_dimension.values(), strict=True):
+            try:
+                dimension.partitions_def.validate_partition_key(part, None, current_time, dynamic_partitions_store)
+            except DagsterUnknownPartitionError as exc:
+                raise DagsterUnknownPartitionError(
+                    f"Partition key '{partition_key}'{owner} is not valid: in dimension '{dimension.name}', {exc}"
+                ) from None
+
+    def get_partition_keys_in_range(self, partition_key_range: PartitionKeyRange, dynamic_partitions_store: Any = None) -> list[str]:
+        """Every key whose part in each dimension lies between the range's parts."""
+        start = self.get_partition_key_from_str(partition_key_range.start).keys_by_dimension
+        end = self.get_partition_key_from_str(partition_key_range.end).keys_by_dimension
+        first, second = (
+            d.partitions_def.get_partition_keys_in_range(PartitionKeyRange(start[d.name], end[d.name]), dynamic_partitions_store)
+            for d in self._dimensions
+        )
+        (a, _), (b, _) = self._dimensions
+        return [MultiPartitionKey({a: x, b: y}) for x in first for y in second]
+
+    def get_multipartition_keys_with_dimension_value(
+        self, dimension_name: str, dimension_partition_key: str, dynamic_partitions_store: Any = None, current_time: datetime | None = None,
+    ) -> list[MultiPartitionKey]:
+        self.get_partitions_def_for_dimension(dimension_name)  # an unknown dimension is an error
+        keys = self.get_partition_keys(current_time, dynamic_partitions_store)
+        return [k for k in keys if isinstance(k, MultiPartitionKey) and k.keys_by_dimension[dimension_name] == dimension_partition_key]
+
+    def time_window_for_partition_key(self, partition_key: str) -> TimeWindow:
+        """The time window of the key's time dimension (there must be exactly one)."""
+        found = self._time_dimensions()
+        if len(found) != 1:
+            raise DagsterInvariantViolationError(
+                "Expected a TimeWindowPartitionsDefinition or MultiPartitionsDefinition with a single time dimension, "
+                f"but this MultiPartitionsDefinition has dimensions {self.partition_dimension_names} "
+                f"({len(found)} of them time windows)."
+            )
+        dimension = found[0]
+        part = self.get_partition_key_from_str(partition_key).keys_by_dimension[dimension.name]
+        window_fn = dimension.partitions_def.time_window_for_partition_key  # type: ignore[attr-defined]  # a time window definition
+        window: TimeWindow = window_fn(part)
+        return window
+
+    def get_tags_for_partition_key(self, partition_key: str) -> dict[str, str]:
+        """`dagster/partition/<dimension>` for each dimension, as Dagster tags a run."""
+        key = self.get_partition_key_from_str(partition_key)
+        return {f"dagster/partition/{name}": part for name, part in key.keys_by_dimension.items()}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, MultiPartitionsDefinition) and other._dimensions == self._dimensions
+
+    def __hash__(self) -> int:
+        return hash(tuple(d.name for d in self._dimensions))
+
+    def __repr__(self) -> str:
+        return f"MultiPartitionsDefinition({ {d.name: d.partitions_def for d in self._dimensions} !r})"
+
+
 def _as_dict(value: Any) -> dict[str, Any]:
     to_dict = getattr(value, "to_config_dict", None)
     if callable(to_dict):
@@ -365,12 +587,20 @@ class PartitionedConfig:
     def partitions_def(self) -> PartitionsDefinition:
         return self._partitions_def
 
+    def get_partition_keys(self, current_time: datetime | None = None) -> list[str]:
+        """The keys this config can be applied to: its partitions definition's."""
+        return self._partitions_def.get_partition_keys(current_time)
+
     def get_run_config_for_partition_key(self, partition_key: str) -> dict[str, Any]:
         self._partitions_def.validate_partition_key(partition_key)
+        if isinstance(self._partitions_def, MultiPartitionsDefinition):
+            partition_key = self._partitions_def.get_partition_key_from_str(partition_key)  # keys_by_dimension for the function
         return _as_dict(self.run_config_for_partition_key_fn(partition_key))
 
     def get_tags_for_partition_key(self, partition_key: str, job_name: str | None = None) -> dict[str, str]:
-        tags = {"dagster/partition": partition_key}
+        tags = {"dagster/partition": str(partition_key)}
+        if isinstance(self._partitions_def, MultiPartitionsDefinition):
+            tags.update(self._partitions_def.get_tags_for_partition_key(partition_key))
         if job_name:
             tags["dagster/partition_set"] = f"{job_name}_partition_set"
         if self.tags_for_partition_key_fn is not None:

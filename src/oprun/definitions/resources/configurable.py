@@ -76,15 +76,45 @@ def _definition_for(cls: type[ConfigurableResourceFactory], defaults: dict[str, 
         with instance.yield_for_execution(init_context) as value:
             yield value
 
-    kind = IOManagerDefinition if io_manager else ResourceDefinition
-    return kind(resource_fn, config_schema=config_schema, description=cls.__doc__)
+    if not io_manager:
+        return ResourceDefinition(resource_fn, config_schema=config_schema, description=cls.__doc__)
+    return IOManagerDefinition(
+        resource_fn,
+        config_schema=config_schema,
+        description=cls.__doc__,
+        input_config_schema=_io_config_schema(cls, "input_config_schema"),
+        output_config_schema=_io_config_schema(cls, "output_config_schema"),
+    )
+
+
+def _io_config_schema(cls: type, method: str) -> Any:
+    """What an IO manager class's `input_config_schema()`/`output_config_schema()`
+    classmethod returns (as in Dagster: a schema, a Config class, or None)."""
+    get = getattr(cls, method, None)
+    schema = get() if callable(get) else None
+    to_schema = getattr(schema, "to_config_schema", None)
+    return to_schema() if isinstance(schema, type) and callable(to_schema) else schema
+
+
+class _IOConfigSchemas:
+    """The per-input and per-output config schemas of a pythonic IO manager
+    (`ops.<op>.inputs.<input>`, `ops.<op>.outputs.<output>`): override these
+    classmethods to declare them, as in Dagster."""
+
+    @classmethod
+    def input_config_schema(cls) -> Any:
+        return None
+
+    @classmethod
+    def output_config_schema(cls) -> Any:
+        return None
 
 
 class ConfigurableResource(ConfigurableResourceFactory):
     """A resource that is itself the object ops receive."""
 
 
-class ConfigurableIOManagerFactory(ConfigurableResourceFactory):
+class ConfigurableIOManagerFactory(_IOConfigSchemas, ConfigurableResourceFactory):
     """Builds an IOManager from its fields: override `create_io_manager`."""
 
     @abc.abstractmethod
@@ -95,5 +125,5 @@ class ConfigurableIOManagerFactory(ConfigurableResourceFactory):
         return self.create_io_manager(context)
 
 
-class ConfigurableIOManager(ConfigurableResource, IOManager):
+class ConfigurableIOManager(_IOConfigSchemas, ConfigurableResource, IOManager):
     """An IO manager configured by its fields: implement handle_output and load_input."""
