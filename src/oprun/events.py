@@ -268,6 +268,10 @@ class DagsterEvent(NamedTuple):
         return self.event_type_value == "ASSET_MATERIALIZATION"
 
     @property
+    def is_asset_observation(self) -> bool:
+        return self.event_type_value == "ASSET_OBSERVATION"
+
+    @property
     def step_output_data(self) -> StepOutputData:
         return cast(StepOutputData, self.event_specific_data)
 

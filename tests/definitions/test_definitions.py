@@ -272,7 +272,7 @@ def test_merge_conflicts_are_errors():
     with pytest.raises(DagsterInvariantViolationError, match="have different loggers for key 'log'"):
         Definitions.merge(Definitions(loggers={"log": quiet}), Definitions(loggers={"log": logger(lambda _: None)}))
     with pytest.raises(DagsterInvalidDefinitionError, match="Duplicate job definition found for job 'listed'"):
-        Definitions.merge(Definitions(jobs=[listed]), Definitions(jobs=[job(name="listed")(lambda: ping())]))
+        Definitions.merge(Definitions(jobs=[listed]), Definitions(jobs=[job(name="listed")(lambda: ping() and None)]))
     with pytest.raises(DagsterInvariantViolationError, match="argument 1 is dict"):
         Definitions.merge(Definitions(), {})
 

@@ -8,7 +8,6 @@ first used, never when this module is imported.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -31,6 +30,14 @@ class _NoResources:
 
     def __contains__(self, name: str) -> bool:
         return False
+
+
+def _is_resource_value(value: Any) -> bool:
+    """A resource definition or a Configurable* resource: what Dagster refuses as a
+    positional argument of a direct call."""
+    from oprun.definitions.resources.resource import ResourceDefinition
+
+    return isinstance(value, ResourceDefinition) or getattr(type(value), "_is_oprun_resource", False) is True
 
 
 class TickContext:
@@ -75,6 +82,16 @@ class TickContext:
     def log(self) -> logging.Logger:
         return logging.getLogger("oprun")
 
+    def merge_resources(self, resources: Mapping[str, Any]) -> Any:
+        """A copy of this context with `resources` added to (or replacing) its own:
+        the resources a direct call passes as keyword arguments, as in Dagster."""
+        import copy
+
+        merged = copy.copy(self)
+        merged._resource_defs = {**self._resource_defs, **resources}  # noqa: SLF001 - a copy of self
+        merged._resources = merged._resources_cm = None  # noqa: SLF001
+        return merged
+
     def __enter__(self) -> Any:
         return self
 
@@ -89,18 +106,22 @@ class DecoratedFunction:
     parameters it takes as resources, found once when it is decorated."""
 
     def __init__(self, fn: Callable[..., Any], kind: str, name: str) -> None:
-        from oprun.definitions.jobs.op import _is_resource_annotation
+        from oprun.definitions.jobs import functions
+        from oprun.definitions.jobs.op import _is_resource_annotation, _type_hints
 
         self.fn = fn
         self.kind = kind
         self.name = name
-        params = list(inspect.signature(fn).parameters.values())
+        params = functions.parameters(fn)
+        hints = _type_hints(fn) if any(p.annotation is not functions.EMPTY for p in params) else {}
         self.context_param: str | None = None
         self.resource_params: list[str] = []
-        for index, param in enumerate(params):
-            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+        # As Dagster: the context is the first parameter that is not a resource,
+        # whatever its name; the others are resources, by name.
+        for param in params:
+            if param.kind in (functions.VAR_POSITIONAL, functions.VAR_KEYWORD):
                 continue
-            if index == 0 and not _is_resource_annotation(param.annotation):
+            if self.context_param is None and not _is_resource_annotation(hints.get(param.name)):
                 self.context_param = param.name
             else:
                 self.resource_params.append(param.name)
@@ -116,33 +137,49 @@ class DecoratedFunction:
         return keys or set(self.resource_params)
 
     def context_from_call(self, args: tuple[Any, ...], kwargs: dict[str, Any], default: Callable[[], Any]) -> Any:
-        """The context of a direct call such as `my_schedule(context)`."""
-        kwargs = dict(kwargs)
+        """The context of a direct call, by Dagster's rules: `my_schedule(context)`,
+        `my_schedule()` (or `my_schedule(None)`) for a function without a context
+        parameter, and resources as keyword arguments (`my_schedule(context,
+        db=...)`, `my_schedule(db=...)`), added to the context's resources."""
+        kind, name, context_param = self.kind.capitalize(), self.name, self.context_param
+        resources = {key: kwargs[key] for key in self.resource_params if key in kwargs}
+        others = [key for key in kwargs if key not in resources]
+        if len(args) + len(others) > 1:
+            raise DagsterInvalidInvocationError(
+                f"{kind} invocation received multiple non-resource arguments. Only a first positional context "
+                f"parameter should be provided when invoking. {kind} '{name}' was given {len(args)} positional "
+                f"argument(s) and the keyword arguments {sorted(others)}; its resources are {sorted(self.resource_params)}."
+            )
+        if any(_is_resource_value(arg) for arg in args):
+            raise DagsterInvalidInvocationError(
+                f"If directly invoking a {self.kind}, you may not provide resources as positional arguments, only as "
+                f"keyword arguments. {kind} '{name}' takes the resources {sorted(self.resource_params)}: pass "
+                "each as name=value."
+            )
         context = None
         if args:
-            if len(args) > 1:
-                raise DagsterInvalidInvocationError(
-                    f"{self.kind} '{self.name}' takes one positional argument, its context; got {len(args)}."
-                )
             context = args[0]
-        elif self.context_param is not None and self.context_param in kwargs:
-            context = kwargs.pop(self.context_param)
-        elif "context" in kwargs:
-            context = kwargs.pop("context")
-        if kwargs:
+        elif kwargs:
+            if context_param is not None and context_param not in kwargs:
+                from oprun.errors import did_you_mean
+
+                hint = did_you_mean(others[0], [context_param]) if others else ""
+                raise DagsterInvalidInvocationError(
+                    f"{kind} invocation expected argument '{context_param}'. {kind} '{name}' takes its context as "
+                    f"'{context_param}' and was given only {sorted(kwargs)}: pass the context first, or as "
+                    f"{context_param}=...{hint}"
+                )
+            context = kwargs.get(context_param or "context")
+        elif context_param is not None:
             raise DagsterInvalidInvocationError(
-                f"{self.kind} '{self.name}' was invoked with unexpected keyword arguments {sorted(kwargs)}; "
-                "pass only the context (resources come from the context)."
+                f"{kind} evaluation function expected context argument, but no context argument was provided when "
+                f"invoking. {kind} '{name}' expected a context argument ('{context_param}'): build one with "
+                f"build_{self.kind}_context(...) and pass it."
             )
         if context is None:
-            if self.context_param is not None:
-                raise DagsterInvalidInvocationError(
-                    f"{self.kind} '{self.name}' expected a context argument ('{self.context_param}'), but none was "
-                    f"given: build one with build_{self.kind}_context(...) and pass it."
-                )
             context = default()
-        # A function without a context parameter may still be given one: its
-        # resource arguments come from it.
+        if resources and isinstance(context, TickContext):
+            context = context.merge_resources(resources)
         return context
 
     def invoke(self, context: Any) -> Any:
@@ -155,7 +192,7 @@ class DecoratedFunction:
                 if key not in resources:
                     raise DagsterInvalidInvocationError(
                         f"Resource with key '{key}' required by {self.kind} '{self.name}' was not provided. "
-                        f"Pass it in resources= when building the context."
+                        f"Pass it in resources= when building the context, or as a keyword argument ({key}=...)."
                     )
                 kwargs[key] = getattr(resources, key)
         return self.fn(**kwargs)

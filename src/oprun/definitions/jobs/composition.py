@@ -21,7 +21,12 @@ from oprun.definitions.jobs.dependency import (
     OutputMapping,
 )
 from oprun.definitions.jobs.io import DEFAULT_OUTPUT, check_valid_name
-from oprun.errors import DagsterInvalidDefinitionError, did_you_mean
+from oprun.errors import (
+    DagsterInvalidDefinitionError,
+    DagsterInvalidInvocationError,
+    DagsterInvariantViolationError,
+    did_you_mean,
+)
 
 _STACK: list[CompositionContext] = []
 
@@ -46,14 +51,14 @@ class InvokedNodeOutputHandle:
         self.mapped_from = mapped_from
 
     def __iter__(self) -> Any:
-        raise DagsterInvalidDefinitionError(
+        raise DagsterInvariantViolationError(
             f'Attempted to iterate over an output handle. It represents the output "{self.output_name}" '
             f'from the node "{self.node_name}". Define multiple Outs (out={{"a": Out(), "b": Out()}}) '
             "to pass several outputs to downstream nodes."
         )
 
     def __getitem__(self, _key: Any) -> Any:
-        raise DagsterInvalidDefinitionError(
+        raise DagsterInvariantViolationError(
             f'Attempted to index the output "{self.output_name}" of node "{self.node_name}" at '
             "definition time. Outputs have no value until the job runs: pass the whole output to "
             "another op and index it there."
@@ -88,7 +93,7 @@ class DynamicOutputHandle:
         return DynamicCollectHandle(self.node_name, self.output_name)
 
     def __iter__(self) -> Any:
-        raise DagsterInvalidDefinitionError(
+        raise DagsterInvariantViolationError(
             f'Attempted to iterate over the dynamic output "{self.output_name}" of node '
             f'"{self.node_name}". Use .map(fn) to process each item or .collect() to gather them.'
         )
@@ -109,6 +114,8 @@ class GraphInputHandle(NamedTuple):
 
 
 def _wrap_mapped_result(result: Any, source: tuple[str, str]) -> Any:
+    if isinstance(result, (DynamicCollectHandle, GraphInputHandle)):  # NamedTuples, not containers
+        return _bad_mapped_result(result, source)
     if isinstance(result, InvokedNodeOutputHandle):
         return DynamicOutputHandle(result.node_name, result.output_name, result.node_type, mapped_from=source)
     if isinstance(result, tuple) and hasattr(result, "_fields"):
@@ -117,7 +124,22 @@ def _wrap_mapped_result(result: Any, source: tuple[str, str]) -> Any:
         return tuple(_wrap_mapped_result(r, source) for r in result)
     if isinstance(result, dict):
         return {k: _wrap_mapped_result(v, source) for k, v in result.items()}
-    return result
+    if result is None or isinstance(result, DynamicOutputHandle):
+        return result
+    return _bad_mapped_result(result, source)
+
+
+def _bad_mapped_result(result: Any, source: tuple[str, str]) -> Any:
+    hint = (
+        " A .collect() inside the mapped function would be downstream of two dynamic outputs: "
+        "return the mapped node's output and collect it outside the map."
+        if isinstance(result, DynamicCollectHandle) else ""
+    )
+    raise DagsterInvalidDefinitionError(
+        f'Could not handle output from map function invoked on "{source[0]}:{source[1]}", received '
+        f"{result!r}. The function given to .map() returns nothing, the output of a node it invoked, "
+        f"or a tuple or dict of them.{hint}"
+    )
 
 
 # --- pending invocations (alias / tag / hooks / retry policy) ---------------------
@@ -177,13 +199,72 @@ class PendingNodeInvocation:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if not _STACK:
-            if self.given_alias or self.tags or self.hook_defs or self.retry_policy:
-                raise DagsterInvalidDefinitionError(
-                    f"'{self.name}': an aliased, tagged or hooked node can only be invoked inside "
-                    "a @graph or @job body."
+            # As in Dagster: outside a body an aliased/tagged/hooked op runs like the op
+            # itself (a direct invocation, whose hooks do not run); a graph cannot be called.
+            if self.node_def.node_type == "graph":
+                raise DagsterInvariantViolationError(
+                    f"Attempted to call graph '{self.name}' outside of a composition function. Invoking "
+                    "graphs is only valid in a function decorated with @job or @graph. To run it, use "
+                    f"`.execute_in_process()` or `.to_job(...)` on it."
                 )
             return self.node_def(*args, **kwargs)
         return _STACK[-1].observe(self, args, kwargs)
+
+    def _graph_only(self, method: str) -> None:
+        if self.node_def.node_type != "graph":
+            raise DagsterInvalidInvocationError(
+                f"Attemped to call `{method}` on a non-graph.  Only graphs constructed using the `@graph` "
+                f"decorator support this method. ('{self.name}' is an op: put it in a @job or @graph.)"
+            )
+
+    def to_job(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        resource_defs: Mapping[str, Any] | None = None,
+        config: Any = None,
+        tags: Mapping[str, Any] | None = None,
+        logger_defs: Mapping[str, Any] | None = None,
+        executor_def: Any = None,
+        hooks: Any = None,
+        op_retry_policy: Any = None,
+        partitions_def: Any = None,
+        input_values: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """The graph as a job named by the alias, with this invocation's tags and hooks
+        (its retry policy is not the job's, as in Dagster)."""
+        self._graph_only("to_job")
+        return self.node_def.to_job(
+            name=name or self.given_alias,
+            description=description,
+            resource_defs=resource_defs,
+            config=config,
+            tags={**self.tags, **(tags or {})},
+            logger_defs=logger_defs,
+            executor_def=executor_def,
+            hooks=frozenset(hooks or ()) | self.hook_defs,
+            op_retry_policy=op_retry_policy,
+            partitions_def=partitions_def,
+            input_values=input_values,
+        )
+
+    def execute_in_process(
+        self,
+        run_config: Any = None,
+        instance: Any = None,
+        resources: Mapping[str, Any] | None = None,
+        raise_on_error: bool = True,
+        run_id: str | None = None,
+        input_values: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """Run the graph as an ad-hoc job named by the alias, with this invocation's
+        tags, hooks and retry policy (as every op's)."""
+        self._graph_only("execute_in_process")
+        job = self.node_def.to_job(
+            name=self.given_alias, resource_defs=resources, tags=self.tags, hooks=self.hook_defs,
+            op_retry_policy=self.retry_policy, input_values=input_values,
+        )
+        return job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=raise_on_error, run_id=run_id)
 
     def __repr__(self) -> str:
         return f"<pending invocation {self.name} of {self.node_def.name}>"
@@ -274,18 +355,35 @@ class CompositionContext:
         self.invocations[name] = _Invocation(name, pending, inputs)
         return _output_handles(name, node_def, _mapped_source(inputs))
 
+    def _bad_fan_in_item(self, node_name: str, input_name: str, position: int | None, index: int, item: Any) -> DagsterInvalidDefinitionError:
+        arg = f"(at position {position})" if position is not None else "(passed by keyword)"
+        if isinstance(item, DynamicOutputHandle):
+            hint = f" Item {index} is the dynamic output {item.node_name}:{item.output_name}: pass its .collect() on its own."
+        elif isinstance(item, DynamicCollectHandle):
+            hint = f" Item {index} is a .collect() of {item.node_name}:{item.output_name}: pass it on its own, not in a list."
+        else:
+            hint = f" Item {index} is {item!r}."
+        return DagsterInvalidDefinitionError(
+            f"In {self.where}, received a list containing an invalid type at index {index} for input "
+            f'"{input_name}" {arg} in op invocation {node_name}. Lists can only contain the output from '
+            f"previous op invocations or input mappings, received {type(item)}.{hint}"
+        )
+
     def _check_input(self, node_name: str, input_name: str, value: Any, position: int | None) -> Any:
         if isinstance(value, (InvokedNodeOutputHandle, DynamicCollectHandle, GraphInputHandle)):
             return value
         if isinstance(value, DynamicOutputHandle):
             raise DagsterInvalidDefinitionError(
-                f'In {self.where}, invocation "{node_name}" input "{input_name}": problematic dependency on '
-                f'dynamic output "{value.node_name}:{value.output_name}". Use .map(fn) to process each '
-                "item, or .collect() to pass them all as a list."
+                f"In {self.where}, received the dynamic output {value.output_name} from {value.node_type} "
+                f"'{value.node_name}' directly. Dynamic output must be unpacked by invoking map or collect. "
+                f'(invocation "{node_name}" input "{input_name}": use .map(fn) to process each item, or '
+                ".collect() to pass them all as a list.)"
             )
-        if isinstance(value, list) and value and all(
-            isinstance(v, (InvokedNodeOutputHandle, DynamicCollectHandle, GraphInputHandle)) for v in value
-        ):
+        if isinstance(value, list) and value:
+            # As in Dagster, a fan-in list holds plain outputs and graph inputs only.
+            for index, item in enumerate(value):
+                if not isinstance(item, (InvokedNodeOutputHandle, GraphInputHandle)):
+                    raise self._bad_fan_in_item(node_name, input_name, position, index, item)
             return list(value)
         if isinstance(value, (PendingNodeInvocation,)) or getattr(value, "node_type", None) in ("op", "graph"):
             raise DagsterInvalidDefinitionError(
@@ -424,6 +522,22 @@ def _output_mappings(context: CompositionContext, returned: Any, output_names: l
     if returned is None:
         return []
     handle_types = (InvokedNodeOutputHandle, DynamicOutputHandle, DynamicCollectHandle)
+    if context.kind == "@job":
+        # A job has no outputs: Dagster refuses a returned handle or dict, and ignores a tuple.
+        if isinstance(returned, handle_types) and not isinstance(returned, DynamicCollectHandle):
+            raise DagsterInvalidDefinitionError(
+                f"Returned a single output ({returned.node_name}.{returned.output_name}) in @job '{context.name}' "
+                "but 0 outputs are defined. Return a dict to map defined outputs. (A job has no outputs: "
+                "drop the `return`, or make this body a @graph to give it outputs.)"
+            )
+        if isinstance(returned, Mapping) and returned:
+            key = next(iter(returned))
+            raise DagsterInvalidDefinitionError(
+                f"@job '{context.name}' referenced key {key} which does not match any defined outputs. Valid "
+                "options are: []. (A job has no outputs: drop the `return`, or make this body a @graph.)"
+            )
+        if isinstance(returned, tuple):
+            return []
     if isinstance(returned, handle_types):
         name = output_names[0] if output_names and len(output_names) == 1 else DEFAULT_OUTPUT
         return [_one_output_mapping(context, name, returned)]
@@ -446,6 +560,9 @@ def _one_output_mapping(context: CompositionContext, name: str, handle: Any) -> 
         )
     if isinstance(handle, DynamicCollectHandle):
         raise DagsterInvalidDefinitionError(
-            f"{context.where}: output '{name}' is a .collect() result; pass it to an op instead of returning it."
+            f"{context.kind} '{context.name}' returned problematic value of type {type(handle)}. Expected return "
+            "value from invoked node or dict mapping output name to return values from invoked nodes. "
+            f"(Output '{name}' is a .collect() of {handle.node_name}:{handle.output_name}: pass it to an op "
+            "and return that op's output.)"
         )
     return OutputMapping(name, handle.node_name, handle.output_name, from_dynamic_mapping=isinstance(handle, DynamicOutputHandle))

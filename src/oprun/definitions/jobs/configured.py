@@ -16,7 +16,7 @@ import copy
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError
+from oprun.errors import DagsterConfigMappingFunctionError, DagsterError, DagsterInvalidConfigError, DagsterInvalidDefinitionError
 
 if TYPE_CHECKING:
     from oprun.definitions.executor import ExecutorDefinition
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 def _fixed_or_mapped(config_or_fn: Any, config_schema: Any, what: str) -> tuple[Any, Callable[[Any], Any]]:
     """(new schema, fn from new config to the original's config)."""
     if callable(config_or_fn) and not isinstance(config_or_fn, dict):
-        return config_schema, config_or_fn
+        return config_schema, _mapping_function(config_or_fn, what)
     if config_schema is not None:
         raise DagsterInvalidDefinitionError(
             f"{what}: configured() with a fixed config value takes no config_schema; pass a function "
@@ -37,6 +37,25 @@ def _fixed_or_mapped(config_or_fn: Any, config_schema: Any, what: str) -> tuple[
         )
     fixed = config_or_fn
     return None, lambda _ignored: fixed
+
+
+def _mapping_function(fn: Callable[[Any], Any], what: str) -> Callable[[Any], Any]:
+    """`fn`, its exceptions raised as Dagster does: a DagsterConfigMappingFunctionError
+    (oprun's own errors pass through)."""
+
+    def call(value: Any) -> Any:
+        try:
+            return fn(value)
+        except DagsterError:
+            raise
+        except Exception as exc:
+            raise DagsterConfigMappingFunctionError(
+                f"The config mapping function on a `configured` copy of {what} has thrown an unexpected error "
+                f"during its execution: {type(exc).__name__}: {exc}",
+                exc,
+            ) from exc
+
+    return call
 
 
 def _record_fixed(made: Any, original: Any, schema: Any, fixed: Any, source: str) -> None:

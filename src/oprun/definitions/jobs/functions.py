@@ -36,6 +36,19 @@ class Parameter(NamedTuple):
     annotation: Any = EMPTY
 
 
+# Dagster's permutations of `context`: a first parameter with one of these names
+# receives the context (the name decides, not the annotation).
+CONTEXT_NAMES = frozenset({"context", "_", "_context", "context_"})
+
+
+def has_context_param(params: list[Parameter], positional_only: bool = False) -> bool:
+    """Whether the first of `params` is the context, by Dagster's rule for ops
+    (any kind of parameter) and hooks (`positional_only`: it must be positional)."""
+    if not params or params[0].name not in CONTEXT_NAMES:
+        return False
+    return not positional_only or params[0].kind == POSITIONAL
+
+
 def _is_plain(fn: Any) -> bool:
     return type(fn) is types.FunctionType and not hasattr(fn, "__wrapped__") and not hasattr(fn, "__signature__")
 

@@ -10,7 +10,7 @@ node and the input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from oprun.definitions.jobs import composition, functions
@@ -94,7 +94,7 @@ class GraphDefinition(composition.InvocableNode):
         self.output_dict = _graph_outputs(self, outs or {})
         self.output_defs = list(self.output_dict.values())
         self._positional_inputs = list(positional_inputs or self.input_dict)
-        self.config_mapping, self.hardcoded_config = _graph_config(self.name, config)
+        self.config_mapping, self.hardcoded_config = _graph_config(self.name, config, self._node_dict)
 
     # -- node protocol (shared with OpDefinition) --
 
@@ -155,6 +155,21 @@ class GraphDefinition(composition.InvocableNode):
 
     def has_config(self) -> bool:
         return self.config_mapping is not None
+
+    def output_def_named(self, name: str) -> OutputDefinition:
+        output = self.output_dict.get(name)
+        if output is None:
+            raise DagsterInvariantViolationError(
+                f"{self.name} has no output named {name}. Outputs: {sorted(self.output_dict)}.{did_you_mean(name, self.output_dict)}"
+            )
+        return output
+
+    def all_dagster_types(self) -> list[Any]:
+        """Every Dagster type of this graph's nodes' inputs and outputs (nested graphs
+        too, with inner types), once each, after the built-in scalar types."""
+        from oprun.definitions.jobs.config_schema import all_dagster_types
+
+        return all_dagster_types(self)
 
     # -- invocation and derived definitions --
 
@@ -381,19 +396,8 @@ def _check_upstream(graph: GraphDefinition, node_name: str, input_name: str, dep
             f'Listed as dependency for node "{node_name}" input "{input_name}" of graph \'{graph.name}\'. '
             f"Available outputs: {sorted(upstream.definition.outs)}.{did_you_mean(output_name, upstream.definition.outs)}"
         )
-    # upstream.name is upstream_name, narrowed to str: the lookup found it.
-    if isinstance(dep, DynamicCollectDependencyDefinition) and not out.is_dynamic and not _is_mapped_output(graph, upstream.name):
-        raise DagsterInvalidDefinitionError(
-            f'Node "{node_name}" input "{input_name}" collects output "{output_name}" of "{upstream_name}", '
-            "which is not dynamic."
-        )
-
-
-def _is_mapped_output(graph: GraphDefinition, node_name: str) -> bool:
-    # Checked again precisely in _validate_dynamic; here only "could be mapped".
-    return any(
-        isinstance(d, DependencyDefinition) for d in graph.dependencies.get(node_name, {}).values()
-    )
+    # A collect of an output that is neither dynamic nor mapped is found by
+    # _validate_dynamic, which knows what is mapped.
 
 
 def _upstream_names(dep: Any) -> list[str]:
@@ -437,40 +441,121 @@ def _toposort(graph: GraphDefinition) -> list[str]:
     return order
 
 
+def _describe(graph: GraphDefinition, node_name: str) -> str:
+    return f"{graph.node_dict[node_name].definition.node_type} '{node_name}'"
+
+
 def _validate_dynamic(graph: GraphDefinition) -> dict[str, tuple[str, str] | None]:
-    """Which dynamic output (node, output) each node is mapped over, if any."""
-    mapped: dict[str, tuple[str, str] | None] = {}
+    """Which dynamic output (node, output) each node is mapped over, if any, checked
+    by Dagster's rules: a node is downstream of at most one dynamic output; a node
+    mapped over one may itself have a dynamic output, but whatever then maps over
+    or collects that output would be downstream of two; fan-in items and a
+    collecting node are never inside a mapping; a mapped graph's input must not
+    lead to a node that is already downstream of a dynamic output inside it."""
+    mapped: dict[str, tuple[str, str]] = {}
+    collects: dict[str, tuple[str, str]] = {}
+    where = f" (in graph '{graph.name}')"
+
+    def fan_out(name: str, input_name: str, source: tuple[str, str]) -> None:
+        definition = graph.node_dict[name].definition
+        if isinstance(definition, GraphDefinition) and not graph_input_supports_dynamic(definition, input_name):
+            raise DagsterInvalidDefinitionError(
+                f'{_describe(graph, name)} cannot be downstream of dynamic output "{source[0]}:{source[1]}" since '
+                f'input "{input_name}" maps to a node that is already downstream of another dynamic output. '
+                f"Nodes cannot be downstream of more than one dynamic output{where}. Collect the inner fan-out "
+                "inside the graph, or map over the graph's nodes directly."
+            )
+        if name in collects:
+            collected = collects[name]
+            raise DagsterInvalidDefinitionError(
+                f"{_describe(graph, name)} cannot be both downstream of dynamic output {source[0]}:{source[1]} and "
+                f"collect over dynamic output {collected[0]}:{collected[1]}{where}."
+            )
+        current = mapped.setdefault(name, source)
+        if current != source:
+            raise DagsterInvalidDefinitionError(
+                f"{_describe(graph, name)} cannot be downstream of more than one dynamic output. It is downstream "
+                f'of both "{source[0]}:{source[1]}" and "{current[0]}:{current[1]}"{where}. Collect all but one '
+                "of them first (.collect()), then fan out again."
+            )
+
+    def collect(name: str, dynamic: tuple[str, str]) -> None:
+        if name in mapped:
+            inside = mapped[name]
+            raise DagsterInvalidDefinitionError(
+                f"{_describe(graph, name)} cannot both collect over dynamic output {dynamic[0]}:{dynamic[1]} and "
+                f"be downstream of the dynamic output {inside[0]}:{inside[1]}{where}."
+            )
+        collects.setdefault(name, dynamic)
+        outer = mapped.get(dynamic[0])
+        if outer is not None:
+            raise DagsterInvalidDefinitionError(
+                f"{_describe(graph, name)} cannot be downstream of more than one dynamic output. It is downstream "
+                f'of both "{dynamic[0]}:{dynamic[1]}" and "{outer[0]}:{outer[1]}"{where}. Collect the inner '
+                "fan-out inside the mapped function, or collect the outer one first."
+            )
+
     for name in graph.toposorted_node_names:
-        sources: set[tuple[str, str]] = set()
         for input_name, dep in graph.dependencies.get(name, {}).items():
-            deps = dep.get_node_dependencies() if isinstance(dep, MultiDependencyDefinition) else [dep]
-            for d in deps:
-                if isinstance(d, DynamicCollectDependencyDefinition):
-                    continue
-                up_out = graph.node_dict[d.node].definition.outs[d.output]
-                if up_out.is_dynamic:
-                    if isinstance(dep, MultiDependencyDefinition):
+            if isinstance(dep, MultiDependencyDefinition):
+                for item in dep.get_node_dependencies():
+                    up_name, up_output = _upstream_output(item)
+                    if graph.node_dict[up_name].definition.outs[up_output].is_dynamic:
                         raise DagsterInvalidDefinitionError(
-                            f'Node "{name}" input "{input_name}" fans in a dynamic output directly; '
-                            "use .collect() on it."
+                            "Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. "
+                            f'Problematic dependency on dynamic output "{up_name}:{up_output}" (node "{name}" input '
+                            f"\"{input_name}\"{where}). Collect it (.collect()) and pass the list instead."
                         )
-                    sources.add((d.node, d.output))
-                elif mapped.get(d.node) is not None:
-                    sources.add(mapped[d.node])  # type: ignore[arg-type]
-        if len(sources) > 1:
-            raise DagsterInvalidDefinitionError(
-                f'Node "{name}" in graph \'{graph.name}\' cannot be downstream of more than one dynamic '
-                f"output ({sorted(f'{n}:{o}' for n, o in sources)}). Collect all but one of them first."
-            )
-        source = next(iter(sources)) if sources else None
-        if source is not None and any(o.is_dynamic for o in graph.node_dict[name].definition.outs.values()):
-            raise DagsterInvalidDefinitionError(
-                f'Node "{name}" in graph \'{graph.name}\' has a dynamic output and is itself mapped over '
-                f'the dynamic output "{source[0]}:{source[1]}": nested dynamic fan-out is not supported. '
-                "Collect the first fan-out before fanning out again."
-            )
-        mapped[name] = source
-    return mapped
+                    if up_name in mapped:
+                        inside = mapped[up_name]
+                        raise DagsterInvalidDefinitionError(
+                            "Currently, items in a fan-in dependency cannot be downstream of dynamic outputs. "
+                            f'Problematic dependency on output "{up_name}:{up_output}", downstream of '
+                            f'"{inside[0]}:{inside[1]}" (node "{name}" input "{input_name}"{where}). Collect it '
+                            "(.collect()) and pass the list instead."
+                        )
+            elif isinstance(dep, DynamicCollectDependencyDefinition):
+                if graph.node_dict[dep.node_name].definition.outs[dep.output_name].is_dynamic:
+                    collect(name, (dep.node_name, dep.output_name))
+                elif dep.node_name in mapped:
+                    collect(name, mapped[dep.node_name])
+                else:
+                    raise DagsterInvalidDefinitionError(
+                        f'Node "{name}" input "{input_name}" collects output "{dep.output_name}" of '
+                        f'"{dep.node_name}", which is not dynamic and not mapped over a dynamic output{where}. '
+                        "Pass the output directly, or collect a DynamicOut (or a node mapped over one)."
+                    )
+            elif isinstance(dep, DependencyDefinition):
+                up_name, up_output = _upstream_output(dep)
+                if graph.node_dict[up_name].definition.outs[up_output].is_dynamic:
+                    fan_out(name, input_name, (up_name, up_output))
+                if up_name in mapped:
+                    fan_out(name, input_name, mapped[up_name])
+    return {name: mapped.get(name) for name in graph.toposorted_node_names}
+
+
+def _upstream_output(dep: Any) -> tuple[str, str]:
+    if isinstance(dep, DependencyDefinition):
+        return str(dep.node), dep.output
+    return dep.node_name, dep.output_name
+
+
+def graph_input_supports_dynamic(graph: GraphDefinition, input_name: str) -> bool:
+    """Whether graph input `input_name` may be mapped over a dynamic output: not when
+    the node it feeds is already mapped inside the graph, or starts a fan-out that
+    something inside maps over (Dagster's `input_supports_dynamic_output_dep`)."""
+    mappings = graph.input_mappings_for(input_name)
+    if not mappings:
+        return True
+    target = mappings[0].mapped_node_name
+    if graph.mapped_over.get(target) is not None:
+        return False
+    if any(source is not None and source[0] == target for source in graph.mapped_over.values()):
+        return False
+    definition = graph.node_dict[target].definition
+    if isinstance(definition, GraphDefinition):
+        return graph_input_supports_dynamic(definition, mappings[0].mapped_node_input_name)
+    return True
 
 
 # --- graph inputs, outputs and config -------------------------------------------------
@@ -513,11 +598,20 @@ def _graph_outputs(graph: GraphDefinition, outs: Mapping[str, GraphOut]) -> dict
     return outputs
 
 
-def _graph_config(graph_name: str, config: Any) -> tuple[Any, Any]:
+def nodes_config_by_name(value: Any, node_names: Collection[str]) -> Any:
+    """A graph's config for its nodes, keyed by node name as in Dagster
+    (`{"add_n": {"config": ...}}`). oprun's earlier form, the same wrapped in
+    `{"ops": ...}`, is still accepted, unless the graph has a node named `ops`."""
+    if isinstance(value, Mapping) and set(value) == {"ops"} and isinstance(value["ops"], Mapping) and "ops" not in node_names:
+        return value["ops"]
+    return value
+
+
+def _graph_config(graph_name: str, config: Any, node_names: Collection[str]) -> tuple[Any, Any]:
     if config is None:
         return None, None
     if isinstance(config, Mapping):
-        return None, dict(config)
+        return None, dict(nodes_config_by_name(config, node_names))
     if hasattr(config, "config_fn") and hasattr(config, "resolve_from_validated"):
         return config, None
     raise DagsterInvalidDefinitionError(

@@ -39,7 +39,7 @@ class HookDefinition:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation in tests: `my_hook(build_hook_context(...))`."""
-        if not args and "context" not in kwargs:
+        if not args and not functions.CONTEXT_NAMES.intersection(kwargs):
             from oprun.execution.hooks import build_hook_context
 
             args = (build_hook_context(),)
@@ -57,14 +57,14 @@ def _make_hook_decorator(fires_on: str) -> Callable[..., Any]:
         required_resource_keys: set[str] | None = None,
     ) -> Any:
         def wrap(fn: Callable[..., Any]) -> HookDefinition:
-            params = [
-                p for p in functions.parameters(fn) if p.kind == functions.POSITIONAL
-            ]
-            if not params:
+            # As Dagster: the first parameter must be positional and named `context`
+            # (or `_`, `_context`, `context_`).
+            if not functions.has_context_param(functions.parameters(fn), positional_only=True):
                 raise DagsterInvalidDefinitionError(
                     f"'{fn.__name__}' decorated function does not have required positional "
                     "parameter 'context'. Hook functions should only have keyword arguments "
-                    "that match input names and a first positional parameter named 'context'."
+                    "that match input names and a first positional parameter named 'context' "
+                    "(or '_', '_context', 'context_')."
                 )
             return HookDefinition(name or fn.__name__, fn, fires_on, required_resource_keys, fn)
 

@@ -21,6 +21,7 @@ from oprun.definitions.executor import ExecutorDefinition, check_executor_def, m
 from oprun.definitions.jobs import composition, functions
 from oprun.definitions.jobs.graph import GraphDefinition, composition_input_names
 from oprun.definitions.jobs.hooks import HookDefinition, check_hooks
+from oprun.definitions.jobs.io import check_valid_name
 from oprun.definitions.jobs.metadata import normalize_metadata
 from oprun.definitions.jobs.policy import RetryPolicy
 from oprun.definitions.logger import LoggerDefinition, default_loggers
@@ -64,10 +65,12 @@ class JobDefinition:
         if not isinstance(graph_def, GraphDefinition):
             raise DagsterInvalidDefinitionError(f"JobDefinition needs a GraphDefinition, got {graph_def!r}")
         self.graph = graph_def
-        self.name = name or graph_def.name
+        self.name = check_valid_name(name, what="job name") if name else graph_def.name
         where = f"job '{self.name}'"
         self.description = description if description is not None else graph_def.description
-        self.resources_explicitly_given = resource_defs is not None
+        # As in Dagster, only non-empty resource_defs make the job check its resources
+        # now; otherwise `Definitions` (or a run) checks them once it binds its own.
+        self.resources_explicitly_given = bool(resource_defs)
         self._resource_defs_arg = dict(resource_defs) if resource_defs is not None else None
         self.resource_defs: dict[str, ResourceDefinition] = coerce_resource_defs(resource_defs, where)
         self.uses_default_io_manager = "io_manager" not in self.resource_defs
@@ -237,6 +240,48 @@ class JobDefinition:
             resources=resources,
         )
 
+    def run_request_for_partition(
+        self,
+        partition_key: str,
+        run_key: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        asset_selection: Sequence[Any] | None = None,
+        run_config: Mapping[str, Any] | None = None,
+        current_time: Any = None,
+        dynamic_partitions_store: Any = None,
+    ) -> Any:
+        """A `RunRequest` for one partition of this partitioned job: the partition's
+        run config (unless `run_config` is given) and tags, over `tags`."""
+        from oprun.definitions.automation.run_request import RunRequest
+
+        partitioned = self.partitioned_config
+        if partitioned is None:
+            raise DagsterInvariantViolationError(
+                f"Called run_request_for_partition on a non-partitioned job: job '{self.name}' has no "
+                "partitions_def. Give it partitions_def=... (or a PartitionedConfig), or build a RunRequest."
+            )
+        partitions_def = partitioned.partitions_def
+        if getattr(partitions_def, "name", None) and hasattr(partitions_def, "build_add_request"):
+            raise DagsterInvariantViolationError(
+                "run_request_for_partition is not supported for dynamic partitions. Instead, use "
+                f"RunRequest(partition_key=...) (job '{self.name}')."
+            )
+        partitions_def.validate_partition_key(
+            partition_key, owner_name=f"job '{self.name}'", current_time=current_time, dynamic_partitions_store=dynamic_partitions_store,
+        )
+        config = run_config if run_config is not None else partitioned.get_run_config_for_partition_key(partition_key)
+        return RunRequest(
+            run_key=run_key,
+            run_config=config,
+            tags={**(tags or {}), **partitioned.get_tags_for_partition_key(partition_key, job_name=self.name)},
+            job_name=self.name,
+            asset_selection=asset_selection,
+            partition_key=partition_key,
+        )
+
+    def all_dagster_types(self) -> list[Any]:
+        return self.graph.all_dagster_types()
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise DagsterInvariantViolationError(
             f"Attempted to call job '{self.name}' directly. Jobs should be invoked by using an "
@@ -336,7 +381,7 @@ def job(
     """Decorator: compose ops into a job. The body runs once, now."""
 
     def wrap(fn: Callable[..., Any]) -> JobDefinition:
-        job_name = name or fn.__name__
+        job_name = check_valid_name(name or fn.__name__, what="job name")
         input_names = composition_input_names(fn)
         composed = composition.compose("@job", job_name, fn, input_names, None)
         graph_def = GraphDefinition(

@@ -20,6 +20,7 @@ from oprun.definitions.jobs import composition, functions
 from oprun.definitions.jobs.io import (
     DEFAULT_OUTPUT,
     NO_VALUE,
+    DynamicOut,
     In,
     InputDefinition,
     Out,
@@ -27,10 +28,13 @@ from oprun.definitions.jobs.io import (
     check_valid_name,
 )
 from oprun.definitions.jobs.policy import RetryPolicy
-from oprun.definitions.jobs.types import Any_, Nothing, resolve_dagster_type
-from oprun.errors import DagsterInvalidDefinitionError
+from oprun.definitions.jobs.results import DynamicOutput
+from oprun.definitions.jobs.types import Any_, Bool, DagsterType, Float, Int, Nothing, String, resolve_dagster_type
+from oprun.errors import DagsterInvalidDefinitionError, DagsterInvariantViolationError
 
 T = TypeVar("T")
+
+_SCALAR_TYPES = (Int, String, Float, Bool)
 
 # --- resource parameter markers --------------------------------------------------
 
@@ -76,9 +80,6 @@ def _config_class(annotation: Any) -> type | None:
     if pythonic is None or not isinstance(annotation, type):
         return None
     return annotation if issubclass(annotation, pythonic.Config) and not _is_resource_annotation(annotation) else None
-
-
-_CONTEXT_NAMES = frozenset({"context", "_context"})
 
 
 # --- the definition --------------------------------------------------------------
@@ -163,6 +164,17 @@ class OpDefinition(composition.InvocableNode):
     def has_config(self) -> bool:
         return self.config_schema is not None
 
+    def output_def_named(self, name: str) -> OutputDefinition:
+        """The output definition called `name` (Dagster's `NodeDefinition.output_def_named`)."""
+        output = self.outs.get(name)
+        if output is None:
+            from oprun.errors import did_you_mean
+
+            raise DagsterInvariantViolationError(
+                f"{self.name} has no output named {name}. Outputs: {sorted(self.outs)}.{did_you_mean(name, self.outs)}"
+            )
+        return output
+
     def configured(self, config_or_config_fn: Any, name: str, config_schema: Any = None, description: str | None = None) -> OpDefinition:
         from oprun.definitions.jobs.configured import configured_op
 
@@ -225,7 +237,7 @@ def _read_signature(op_name: str, fn: Callable[..., Any]) -> _Signature:
     hints = _type_hints(fn) if any(p.annotation is not functions.EMPTY for p in params) or "return" in getattr(fn, "__annotations__", {}) else {}
     sig.return_annotation = hints.get("return", NO_VALUE)
     sig.accepts_kwargs = False
-    sig.has_context = False
+    sig.has_context = functions.has_context_param(params)
     sig.config_param = None
     resource_params: list[str] = []
     input_params: list[tuple[str, Any, Any]] = []
@@ -241,8 +253,8 @@ def _read_signature(op_name: str, fn: Callable[..., Any]) -> _Signature:
         if param.kind == functions.VAR_KEYWORD:
             sig.accepts_kwargs = True
             continue
-        if index == 0 and (param.name in _CONTEXT_NAMES or _is_context_annotation(annotation)):
-            sig.has_context = True
+        if index == 0 and sig.has_context:
+            _check_context_annotation(op_name, param.name, annotation)
             continue
         config_cls = _config_class(annotation)
         if config_cls is not None or (param.name == "config" and annotation is NO_VALUE):
@@ -266,9 +278,21 @@ def _read_signature(op_name: str, fn: Callable[..., Any]) -> _Signature:
     return sig
 
 
-def _is_context_annotation(annotation: Any) -> bool:
-    return isinstance(annotation, type) and annotation.__name__ in (
-        "OpExecutionContext", "AssetExecutionContext", "ExecutionContext",
+# The annotations Dagster allows on an op's context parameter (besides none).
+_CONTEXT_TYPES = frozenset({"OpExecutionContext", "AssetExecutionContext", "AssetCheckExecutionContext"})
+
+
+def _check_context_annotation(op_name: str, param_name: str, annotation: Any) -> None:
+    if annotation is NO_VALUE:
+        return
+    # A postponed annotation that could not be resolved is judged by its name.
+    type_name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    if type_name.rsplit(".", 1)[-1] in _CONTEXT_TYPES:
+        return
+    raise DagsterInvalidDefinitionError(
+        f"Cannot annotate `context` parameter with type {annotation}. `context` must be annotated with "
+        "AssetExecutionContext, AssetCheckExecutionContext, OpExecutionContext, or left blank "
+        f"(parameter '{param_name}' of op '{op_name}')."
     )
 
 
@@ -303,43 +327,115 @@ def _build_inputs(op_name: str, ins: Mapping[str, In], sig: _Signature) -> list[
             spec = given
         dagster_type = spec.dagster_type or resolve_dagster_type(None if annotation is NO_VALUE else annotation)
         check_valid_name(name, allow_reserved=True, what="input name")
+        _check_default_value(op_name, name, dagster_type, spec.default_value)
         defs.append(InputDefinition(name, spec, dagster_type))
     for name, spec in ins.items():
         if name not in by_param:
+            _check_default_value(op_name, name, spec.dagster_type or Any_, spec.default_value)
             defs.append(InputDefinition(name, spec, spec.dagster_type or Any_))
     return defs
 
 
+def _check_default_value(op_name: str, input_name: str, dagster_type: DagsterType, default: Any) -> None:
+    """As Dagster, when the op is defined: a default of a Nothing input is an error, and
+    so is a default that fails the check of a scalar type (Int, String, Float, Bool);
+    other types can be checked only at run time."""
+    if default is NO_VALUE:
+        return
+    if dagster_type.is_nothing:
+        raise DagsterInvalidDefinitionError(
+            f"Setting a default_value is invalid on InputDefinitions of type Nothing "
+            f"(input '{input_name}' of op '{op_name}')."
+        )
+    if dagster_type in _SCALAR_TYPES and not dagster_type.type_check(None, default).success:
+        raise DagsterInvalidDefinitionError(
+            f"Type check failed for the default_value of InputDefinition {input_name} of type "
+            f"{dagster_type.display_name}. Received value {default} of type {type(default)}, as the default "
+            f"of input '{input_name}' of op '{op_name}'. Give a default of type {dagster_type.display_name}, "
+            "or change the input's type."
+        )
+
+
 def _build_outputs(op_name: str, outs: Out | Mapping[str, Out] | None, return_annotation: Any, is_generator: bool) -> list[OutputDefinition]:
     if outs is None or isinstance(outs, Out):
-        spec = outs or Out()
+        # A generator's annotation says nothing about its outputs (as Dagster).
         annotation = NO_VALUE if is_generator else return_annotation
-        if spec.dagster_type is not None:
-            dagster_type = spec.dagster_type
-        elif annotation is None or annotation is type(None):
-            dagster_type = Nothing
-        elif spec.is_dynamic and annotation is not NO_VALUE:
-            args = typing.get_args(annotation)
-            dagster_type = resolve_dagster_type(args[0]) if args else Any_
-        else:
-            dagster_type = resolve_dagster_type(None if annotation is NO_VALUE else annotation)
+        if outs is None and _is_dynamic_annotation(annotation):
+            outs = DynamicOut()  # As Dagster: `-> list[DynamicOutput[T]]` makes the output dynamic.
+        spec = outs or Out()
+        dagster_type = spec.dagster_type or _annotation_type(op_name, annotation)
         return [OutputDefinition(DEFAULT_OUTPUT, spec, dagster_type)]
     if not isinstance(outs, Mapping):
         raise DagsterInvalidDefinitionError(
             f"op '{op_name}': out must be an Out or a dict of name to Out, got {outs!r}"
         )
-    annotations: tuple[Any, ...] = ()
-    if not is_generator and return_annotation is not NO_VALUE and typing.get_origin(return_annotation) is tuple:
-        annotations = typing.get_args(return_annotation)
+    annotations = _output_annotations(op_name, len(outs), NO_VALUE if is_generator else return_annotation)
     defs = []
     for index, (name, spec) in enumerate(outs.items()):
         if not isinstance(spec, Out):
             raise DagsterInvalidDefinitionError(f"op '{op_name}': out['{name}'] must be an Out(...), got {spec!r}")
         check_valid_name(name, allow_reserved=True, what="output name")
-        annotation = annotations[index] if index < len(annotations) and annotations[index] is not Ellipsis else None
-        dagster_type = spec.dagster_type or resolve_dagster_type(annotation)
+        annotation = annotations[index] if index < len(annotations) and annotations[index] is not Ellipsis else NO_VALUE
+        dagster_type = spec.dagster_type or _annotation_type(op_name, annotation)
         defs.append(OutputDefinition(name, spec, dagster_type))
     return defs
+
+
+def _output_annotations(op_name: str, n_outs: int, annotation: Any) -> tuple[Any, ...]:
+    """The annotation of each of several declared outputs, as Dagster reads them: one
+    output takes the whole annotation; several take the entries of a tuple."""
+    if annotation is NO_VALUE:
+        return ()
+    if n_outs == 1:
+        return (annotation,)
+    if typing.get_origin(annotation) is not tuple:
+        raise DagsterInvariantViolationError(
+            "Expected Tuple annotation for multiple outputs, but received non-tuple annotation "
+            f"(op '{op_name}', annotated -> {annotation!r}). Annotate -> tuple[T1, T2, ...], one entry per output."
+        )
+    entries = typing.get_args(annotation)
+    if Ellipsis in entries:
+        return ()
+    if len(entries) != n_outs:
+        raise DagsterInvariantViolationError(
+            "Expected Tuple annotation to have number of entries matching the number of outputs for "
+            f"more than one output. Expected {n_outs} outputs but annotation has {len(entries)} (op '{op_name}')."
+        )
+    return entries
+
+
+def _is_dynamic_output(annotation: Any) -> bool:
+    return annotation is DynamicOutput or typing.get_origin(annotation) is DynamicOutput
+
+
+def _is_dynamic_annotation(annotation: Any) -> bool:
+    """`list[DynamicOutput[T]]`; a bare `DynamicOutput[T]` is an error, as in Dagster."""
+    if _is_dynamic_output(annotation):
+        raise DagsterInvariantViolationError(
+            "Op annotated with return type DynamicOutput. DynamicOutputs can only be returned in "
+            "the context of a List. If only one output is needed, use the Output API."
+        )
+    args = typing.get_args(annotation)
+    return typing.get_origin(annotation) is list and len(args) == 1 and _is_dynamic_output(args[0])
+
+
+def _annotation_type(op_name: str, annotation: Any) -> DagsterType:
+    """The dagster type of an output from its return annotation: `Output[T]` and
+    `list[DynamicOutput[T]]` are `T`, `None` is Nothing, none is Any."""
+    if annotation is NO_VALUE:
+        return Any_
+    if annotation is None or annotation is type(None):
+        return Nothing
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) is list and len(args) == 1 and _is_dynamic_output(args[0]):
+        annotation = args[0]
+    elif _is_dynamic_output(annotation):
+        raise DagsterInvalidDefinitionError(
+            f"Problem using type '{annotation}' from return type annotation, correct the issue "
+            f"or explicitly set the dagster_type via Out() (op '{op_name}'): a DynamicOutput is "
+            "returned in a list, `-> list[DynamicOutput[T]]`."
+        )
+    return resolve_dagster_type(annotation)
 
 
 def op(

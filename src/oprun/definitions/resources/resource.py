@@ -54,7 +54,8 @@ class ResourceDefinition:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Direct invocation, as in tests: `my_resource(build_init_resource_context(...))`."""
         if self._fn_takes_context:
-            if not args and "context" not in kwargs and "init_context" not in kwargs:
+            # The context parameter may have any name, and may be passed by it.
+            if not args and _first_positional(self.resource_fn) not in kwargs:
                 from oprun.execution.resources import build_init_resource_context
 
                 args = (build_init_resource_context(),)
@@ -102,9 +103,11 @@ def resource(
 ) -> Any:
     """Decorator: `@resource` or `@resource(config_schema=...)` on `fn(init_context)`."""
     if callable(config_schema) and not _looks_like_schema(config_schema):
+        _check_resource_fn(config_schema)
         return ResourceDefinition(config_schema)
 
     def wrap(fn: Callable[..., Any]) -> ResourceDefinition:
+        _check_resource_fn(fn)
         return ResourceDefinition(
             fn,
             config_schema=config_schema,
@@ -114,6 +117,28 @@ def resource(
         )
 
     return wrap
+
+
+def _first_positional(fn: Callable[..., Any]) -> str | None:
+    try:
+        return next((p.name for p in functions.parameters(fn) if p.kind == functions.POSITIONAL), None)
+    except (TypeError, ValueError):
+        return None
+
+
+def _check_resource_fn(fn: Callable[..., Any]) -> None:
+    """As Dagster: the first parameter, whatever its name, is the init context, and
+    no other parameter may be required."""
+    try:
+        params = functions.parameters(fn)
+    except (TypeError, ValueError):
+        return
+    extras = [p.name for p in params[1:] if p.default is functions.EMPTY and p.kind in (functions.POSITIONAL, functions.KEYWORD_ONLY)]
+    if extras:
+        raise DagsterInvalidDefinitionError(
+            f"@resource decorated function '{getattr(fn, '__name__', fn)}' expects only a single positional "
+            f"required argument. Got required extra params {', '.join(extras)}"
+        )
 
 
 def _looks_like_schema(value: Any) -> bool:
@@ -231,8 +256,9 @@ def input_manager(
     a plain `fn(context) -> value` load function."""
 
     def build(fn: Callable[..., Any], schema: Any) -> IOManagerDefinition:
-        if _param_names(fn)[:1] == ["context"] and not _returns_manager(fn):
-            # The decorated function is the load function itself.
+        if not _returns_manager(fn):
+            # As Dagster: the decorated function is the load function, called with the
+            # input's context whatever its parameter's name (or with none).
             return IOManagerDefinition(lambda _ctx: _FunctionInputManager(fn), schema, description, required_resource_keys, version, input_config_schema)
 
         def make(init_context: Any) -> Any:
@@ -252,18 +278,14 @@ def input_manager(
 
 
 class _FunctionInputManager(InputManager):
-    def __init__(self, fn: Callable[[Any], Any]) -> None:
+    def __init__(self, fn: Callable[..., Any]) -> None:
         self._fn = fn
+        self._takes_context = _takes_positional(fn)
 
     def load_input(self, context: Any) -> Any:
-        return self._fn(context)
-
-
-def _param_names(fn: Callable[..., Any]) -> list[str]:
-    try:
-        return [p.name for p in functions.parameters(fn)]
-    except (TypeError, ValueError):
-        return []
+        loaded = self._fn(context) if self._takes_context else self._fn()
+        # A load function may return an InputManager, which then loads the input.
+        return loaded.load_input(context) if isinstance(loaded, InputManager) else loaded
 
 
 def _returns_manager(fn: Callable[..., Any]) -> bool:
