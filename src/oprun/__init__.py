@@ -35,6 +35,7 @@ _export(
     "DagsterStorageError", "DagsterExecutionLoadInputError", "DagsterExecutionHandleOutputError",
     "ConfigFileError", "DagsterInstanceConfigError", "Failure", "RetryRequested",
 )
+_export("oprun.errors", "DagsterConfigMappingFunctionError")
 _export(
     "oprun.events",
     "DagsterEvent", "DagsterEventType", "EventLogEntry", "SerializableErrorInfo",
@@ -57,6 +58,9 @@ _export(
     "DagsterType", "TypeCheck", "Nothing", "PythonObjectDagsterType", "dagster_type_loader",
     "DagsterTypeLoader", "make_python_type_usable_as_dagster_type",
 )
+_export("oprun.definitions.jobs.types", "List", "Optional", "Dict", "Set", "Tuple", "usable_as_dagster_type")
+_export("oprun.execution.type_loader_context", "DagsterTypeLoaderContext")
+_export("oprun.definitions.paths", "file_relative_path")
 _export(
     "oprun.definitions.jobs.dependency",
     "DependencyDefinition", "MultiDependencyDefinition", "DynamicCollectDependencyDefinition",
@@ -99,6 +103,7 @@ _export(
     "hourly_partitioned_config", "weekly_partitioned_config", "monthly_partitioned_config",
     "TimeWindow", "PartitionKeyRange",
 )
+_export("oprun.definitions.automation.partitions", "MultiPartitionsDefinition", "MultiPartitionKey")
 _export(
     "oprun.execution.context",
     "OpExecutionContext", "InputContext", "OutputContext", "build_op_context",

@@ -61,6 +61,8 @@ class OpExecutionContext:
         self.logged_events: list[Any] = []
         # Mapping keys yielded so far per dynamic output (duplicates are errors).
         self.mapping_keys_seen: dict[str, set[str]] = {}
+        # (output, mapping key) yielded so far: metadata for them comes too late.
+        self.outputs_seen: set[tuple[str, str | None]] = set()
 
     @property
     def log(self) -> Any:
@@ -123,11 +125,23 @@ class OpExecutionContext:
     @property
     def partition_key(self) -> str:
         if self._partition_key is None:
-            raise DagsterInvalidPropertyError(
-                f"Op '{self._op_def.name}': this run has no partition key (it is not a run of a "
-                "partitioned job, or no partition_key was given)."
+            from oprun.execution.resolve import partitions_shown
+
+            if isinstance(self, DirectOpContext):
+                why = "the context was built without one: pass build_op_context(partition_key=...)"
+            elif self._partitions_def is None:
+                why = f"job '{self._job_name}' is not partitioned"
+            else:
+                why = (
+                    f"job '{self._job_name}' is partitioned ({partitions_shown(self._partitions_def, self._instance)}), "
+                    "but this run was given no partition_key: pass partition_key= to run one partition"
+                )
+            raise DagsterInvariantViolationError(
+                f"Cannot access partition_key for a non-partitioned run. Op '{self._op_def.name}': {why}."
             )
-        return self._partition_key
+        # A multi-partitions job's key is a MultiPartitionKey (keys_by_dimension), as in Dagster.
+        from_str = getattr(self._partitions_def, "get_partition_key_from_str", None)
+        return from_str(self._partition_key) if from_str is not None else self._partition_key
 
     @property
     def partition_time_window(self) -> Any:
@@ -161,30 +175,71 @@ class OpExecutionContext:
     def selected_output_names(self) -> set[str]:
         return set(self._op_def.output_dict)
 
+    # Dagster's verb in its errors for output metadata: "add" in a run, "log" when
+    # an op is invoked directly.
+    _metadata_verb: ClassVar[str] = "add"
+
     def add_output_metadata(self, metadata: Mapping[str, Any], output_name: str | None = None, mapping_key: str | None = None) -> None:
+        """Metadata for an output not yielded yet. In a run, metadata added twice
+        for one output merges (the later value of a key wins), as in Dagster."""
         from oprun.definitions.jobs.metadata import normalize_metadata
 
+        key = self._output_metadata_key(output_name, mapping_key)
+        self.output_metadata[key] = {**self.output_metadata.get(key, {}), **normalize_metadata(metadata)}
+
+    def _output_metadata_key(self, output_name: str | None, mapping_key: str | None) -> tuple[str, str | None]:
+        """The (output, mapping key) metadata is for, with Dagster's errors."""
+        op_name = self._op_def.name
         outputs = self._op_def.output_dict
+        verb = self._metadata_verb
         if output_name is None:
             if len(outputs) != 1:
                 raise DagsterInvariantViolationError(
-                    f"Op '{self._op_def.name}' has outputs {sorted(outputs)}: pass output_name= to "
-                    "add_output_metadata."
+                    f"Attempted to {verb} metadata without providing output_name, but multiple outputs exist. "
+                    "Please provide an output_name to the invocation of `context.add_output_metadata`. "
+                    f"Op '{op_name}' has outputs {sorted(outputs)}."
                 )
             output_name = next(iter(outputs))
         elif output_name not in outputs:
             from oprun.errors import did_you_mean
 
             raise DagsterInvariantViolationError(
-                f"Op '{self._op_def.name}' has no output '{output_name}'. Available outputs: "
+                f"{op_name} has no output named {output_name}. Op '{op_name}' has outputs "
                 f"{sorted(outputs)}.{did_you_mean(output_name, outputs)}"
             )
-        key = (output_name, mapping_key)
-        if key in self.output_metadata:
+        if (output_name, mapping_key) in self.outputs_seen:
+            what = f"output '{output_name}'" + (f" with mapping_key '{mapping_key}'" if mapping_key else "")
             raise DagsterInvariantViolationError(
-                f"In op '{self._op_def.name}', attempted to log metadata for output '{output_name}' more than once."
+                f"In op '{op_name}', attempted to log output metadata for {what} which has already been yielded. "
+                "Metadata must be logged before the output is yielded."
             )
-        self.output_metadata[key] = normalize_metadata(metadata)
+        if outputs[output_name].is_dynamic and not mapping_key:
+            start = "Attempted to add" if verb == "add" else "attempted to log"
+            raise DagsterInvariantViolationError(
+                f"In op '{op_name}', {start} metadata for dynamic output '{output_name}' without providing a "
+                "mapping key. When logging metadata for a dynamic output, it is necessary to provide a mapping key."
+            )
+        return output_name, mapping_key
+
+    def take_output_metadata(self, output_name: str, mapping_key: str | None) -> dict[str, Any] | None:
+        """The metadata added for an output as it is yielded; the output is seen
+        from now on, so metadata added later is an error."""
+        key = (output_name, mapping_key)
+        self.outputs_seen.add(key)
+        return self.output_metadata.get(key) if self.output_metadata else None
+
+    def get_output_metadata(self, output_name: str, mapping_key: str | None = None) -> Mapping[str, Any] | None:
+        """The metadata added for an output (and mapping key), or None. Without a
+        mapping key, a dynamic output's metadata by mapping key."""
+        if mapping_key is not None or (output_name, None) in self.output_metadata:
+            return self.output_metadata.get((output_name, mapping_key))
+        by_key = {mk: md for (name, mk), md in self.output_metadata.items() if name == output_name and mk is not None}
+        return by_key or None
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        """The run's config, as given."""
+        return dict(getattr(self._run, "run_config", None) or {})
 
     def log_event(self, event: Any) -> None:
         """Record an AssetMaterialization, AssetObservation or ExpectationResult."""
@@ -225,7 +280,14 @@ def build_op_context(
 
 
 class DirectOpContext(OpExecutionContext):
-    """The context `build_op_context` returns; bound to an op when invoked."""
+    """The context `build_op_context` returns; bound to an op when invoked.
+
+    As Dagster's: each invocation starts with no metadata and no events;
+    `get_events()` and `get_output_metadata()` read those of the last one, and
+    `run_config` is readable only while the op runs.
+    """
+
+    _metadata_verb: ClassVar[str] = "log"
 
     def __init__(
         self, *, resources: dict[str, Any], resources_config: dict[str, Any], op_config: Any, instance: Any,
@@ -243,6 +305,8 @@ class DirectOpContext(OpExecutionContext):
             instance=instance, partition_key=partition_key, mapping_key=mapping_key, run_tags=run_tags,
         )
         self._raw_op_config = op_config
+        self._bound = False
+        self._invocation_config: Any = None
 
     def _init_resources(self) -> Resources:
         if self._built_resources is None:
@@ -258,7 +322,48 @@ class DirectOpContext(OpExecutionContext):
         self._op_def = op_def
         self._handle = op_def.name
         self._step_key = op_def.name
+        self.output_metadata = {}
+        self.logged_events = []
+        self.mapping_keys_seen = {}
+        self.outputs_seen = set()
+        self._invocation_config = None
+        self._bound = True
         return self
+
+    def bind_config(self, op_config: Any) -> None:
+        """The op's config for this invocation (after its schema and any configured() mapping)."""
+        self._op_config = self._invocation_config = op_config
+
+    def unbind(self) -> None:
+        self._bound = False
+
+    def add_output_metadata(self, metadata: Mapping[str, Any], output_name: str | None = None, mapping_key: str | None = None) -> None:
+        """As Dagster's direct invocation: once per output (and mapping key)."""
+        key = self._output_metadata_key(output_name, mapping_key)
+        if key in self.output_metadata:
+            raise DagsterInvariantViolationError(
+                f"In op '{self._op_def.name}', attempted to log metadata for output '{key[0]}' more than once. "
+                "When an op is invoked directly, add an output's metadata in one call."
+            )
+        self.output_metadata[key] = dict(metadata)
+
+    def get_events(self) -> list[Any]:
+        """The AssetMaterializations, AssetObservations and ExpectationResults the
+        op logged with context.log_event (in its last invocation)."""
+        return list(self.logged_events)
+
+    @property
+    def run_config(self) -> dict[str, Any]:
+        if not self._bound:
+            raise DagsterInvalidPropertyError(
+                "The run_config property is not set on the context when an asset or op is directly invoked. "
+                "It is readable inside the op's body, while the op runs."
+            )
+        run_config: dict[str, Any] = {}
+        if self._raw_op_config:
+            run_config["ops"] = {self._op_def.name: {"config": self._invocation_config}}
+        run_config["resources"] = dict(self._resources_config)
+        return run_config
 
     def __enter__(self) -> DirectOpContext:
         return self

@@ -2,7 +2,10 @@
 entries, sends them to the run's loggers and to the run's event sink.
 
 It also captures records of `get_dagster_logger()` (the `oprun` Python logger)
-made while a run is active in this thread, so they land in the run's event log.
+made while a run is active in this thread, so they land in the run's event log;
+and, as Dagster's `python_logs: {managed_python_loggers, python_log_level}` in
+the instance config asks, those of the managed Python loggers, whose handlers
+are attached only while a run is active (and their levels set, then restored).
 Python's `logging` is imported only once someone uses it: a run starts after it
 was imported, or `get_dagster_logger()` is called; the engine's own levels are
 the standard numbers.
@@ -31,8 +34,19 @@ class RunLogManager:
     """Writes one run's entries: `emit(event)` for structured events, `log(...)` for
     messages. `sink(entry)` stores the entry (a list, an instance buffer...)."""
 
-    def __init__(self, run_id: str, job_name: str, loggers: list[Any], sink: Callable[[EventLogEntry], None]) -> None:
+    def __init__(
+        self, run_id: str, job_name: str, loggers: list[Any], sink: Callable[[EventLogEntry], None], instance: Any = None,
+    ) -> None:
         self.run_id = run_id
+        # The Python loggers the instance config manages (`python_logs`), and their level.
+        self.managed_loggers: frozenset[str] = frozenset(getattr(instance, "managed_python_loggers", None) or ())
+        level = getattr(instance, "python_log_level", None)
+        self.python_log_level: int | None = (
+            logger_definitions.coerce_level({"FATAL": "CRITICAL"}.get(str(level).upper(), level)) if level is not None else None
+        )
+        handler_config = getattr(instance, "python_log_handler_config", None)
+        if handler_config and loggers:  # only where the run prints: workers print nothing
+            loggers = [*loggers, _yaml_handlers_logger(handler_config)]
         self.job_name = job_name
         self.loggers = loggers
         self.sink = sink
@@ -96,10 +110,14 @@ class RunLogManager:
         stack.append(self)
         if "logging" in sys.modules:  # else nothing can log through it yet
             _install_capture()
+        if self.managed_loggers or self.python_log_level is not None:
+            _manage_loggers(self.managed_loggers, self.python_log_level, +1)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         _ACTIVE.stack.pop()
+        if self.managed_loggers or self.python_log_level is not None:
+            _manage_loggers(self.managed_loggers, self.python_log_level, -1)
 
 
 def _logger_level(lg: Any) -> int:
@@ -147,15 +165,97 @@ class StepLog:
         return True
 
 
-def _capture_record(record: Any) -> None:
+def _capture_record(record: Any, logger_name: str | None = None) -> None:
+    """Record `record` in this thread's active run: always for the `oprun` logger
+    (`logger_name` None), for another logger if the run manages it. A record that
+    propagates through several managed loggers is recorded once; one made while a
+    record is being recorded (by a run's logger that propagates) is not."""
     stack = getattr(_ACTIVE, "stack", None)
-    if not stack:
+    if not stack or getattr(_ACTIVE, "emitting", False) or getattr(record, "oprun_captured", False):
         return
+    manager = stack[-1]
+    if logger_name is not None and logger_name not in manager.managed_loggers:
+        return
+    record.oprun_captured = True
     try:
         message = record.getMessage()
     except Exception:  # noqa: BLE001 - a bad format string must not fail the run
         message = str(record.msg)
-    stack[-1].log_message(record.levelno, message, getattr(_ACTIVE, "step_key", None))
+    _ACTIVE.emitting = True
+    try:
+        manager.log_message(record.levelno, message, getattr(_ACTIVE, "step_key", None))
+    finally:
+        _ACTIVE.emitting = False
+
+
+# Managed loggers by name: [logger, capture handler, runs active, level before].
+# Runs in several threads share one handler per logger.
+_MANAGED: dict[str, list[Any]] = {}
+_MANAGED_LOCK = threading.Lock()
+
+
+_YAML_HANDLERS: dict[str, Any] = {}  # handler config (as text) -> the logger holding its handlers
+
+
+def _yaml_handlers_logger(handler_config: Any) -> Any:
+    """A logger holding the handlers of `python_logs.dagster_handler_config` (the
+    `handlers`, `formatters` and `filters` of `logging.config.dictConfig`): each
+    receives every message of the run. Built once per config, and without
+    `dictConfig` itself, which would close every other handler of the process."""
+    import logging
+    import logging.config
+
+    key = repr(sorted(handler_config.items()))
+    made = _YAML_HANDLERS.get(key)
+    if made is None:
+        conf = logging.config.DictConfigurator({"version": 1, **dict(handler_config)})
+        config = conf.config
+        for section, build in (("formatters", conf.configure_formatter), ("filters", conf.configure_filter)):
+            specs = config.get(section) or {}
+            config[section] = {name: build(specs[name]) for name in list(specs)}
+        made = logging.Logger("oprun_yaml_handlers")  # noqa: LOG001 - unregistered: no parent to propagate to
+        handlers = config.get("handlers") or {}
+        for name in list(handlers):
+            made.addHandler(conf.configure_handler(handlers[name]))
+        made.setLevel(min((h.level for h in made.handlers if h.level), default=DEBUG))
+        _YAML_HANDLERS[key] = made
+    return made
+
+
+def _emitter(name: str) -> Callable[[Any], None]:
+    def emit(record: Any) -> None:
+        _capture_record(record, name)
+
+    return emit
+
+
+def _manage_loggers(names: frozenset[str], level: int | None, delta: int) -> None:
+    """Attach (delta +1) or, after the last active run, detach (-1) the capture
+    handler of each managed logger; with a level, set it on them and on `oprun`
+    (as Dagster does) while runs are active, then restore it."""
+    import logging
+
+    with _MANAGED_LOCK:
+        for name in sorted(names | ({"oprun"} if level is not None else set())):
+            entry = _MANAGED.get(name)
+            if entry is None:
+                if delta < 0:
+                    continue
+                target = logging.getLogger() if name == "root" else logging.getLogger(name)
+                handler = None
+                if name in names and name != "oprun":
+                    handler = logging.Handler()
+                    handler.emit = _emitter(name)  # type: ignore[method-assign,assignment]
+                    target.addHandler(handler)
+                entry = _MANAGED[name] = [target, handler, 0, target.level]
+            entry[2] += delta
+            if delta > 0 and level is not None:
+                entry[0].setLevel(level)
+            if entry[2] <= 0:
+                target, handler, _, before = _MANAGED.pop(name)
+                if handler is not None:
+                    target.removeHandler(handler)
+                target.setLevel(before)
 
 
 _CAPTURE: list[Any] = []  # the handler, once made

@@ -20,7 +20,12 @@ from oprun.definitions.executor import ExecutorRequirement
 from oprun.definitions.jobs.config_schema import missing_resources_error
 from oprun.definitions.jobs.job import JobDefinition
 from oprun.definitions.resources.resource import ResourceDefinition, as_resource_definition, mem_io_manager
-from oprun.errors import DagsterInvalidConfigError, DagsterInvalidDefinitionError, DagsterUnmetExecutorRequirementsError
+from oprun.errors import (
+    DagsterInvalidConfigError,
+    DagsterInvalidDefinitionError,
+    DagsterUnknownPartitionError,
+    DagsterUnmetExecutorRequirementsError,
+)
 from oprun.execution.active import Emitted
 from oprun.execution.plan import ExecutionPlan, create_execution_plan
 from oprun.execution.reexecution import ReexecutionOptions, plan_reexecution, reexecution_state, reexecution_tags
@@ -63,12 +68,15 @@ def prepare_run(
     run_id: str | None = None,
     reconstructable: ReconstructableJob | None = None,
     reexecution: ReexecutionOptions | None = None,
+    lineage: tuple[str | None, str | None] | None = None,
 ) -> PreparedRun:
     """Check everything, then record the run (NOT_STARTED) on the instance.
 
     Without `reconstructable` the run executes in this process (execute_in_process:
     outputs of the default IO manager stay in memory); with it, the run records the
     pointer another process needs, and the job's executor must be satisfied.
+    `lineage` (parent run id, root run id) records a run as another's child without
+    re-executing it (`DagsterInstance.create_run_for_job`).
     """
     parent = None
     step_keys = None
@@ -95,7 +103,7 @@ def prepare_run(
     error = missing_resources_error(job, resource_defs)
     if error is not None:
         raise error
-    check_partition_key(job, partition_key)
+    partition_key = check_partition_key(job, partition_key)
     resolved, plan, op_configs = _resolve(job, run_config, partition_key)
     already_done: Mapping[str, Emitted] = {}
     reused: Mapping[str, str] = {}
@@ -111,8 +119,8 @@ def prepare_run(
         tags=run_tags_for(job, partition_key, merged_tags),
         op_selection=list(job.op_selection) if job.op_selection else None,
         step_keys_to_execute=step_keys,
-        parent_run_id=parent.run_id if parent else None,
-        root_run_id=(parent.root_run_id or parent.run_id) if parent else None,
+        parent_run_id=parent.run_id if parent else (lineage[0] if lineage else None),
+        root_run_id=(parent.root_run_id or parent.run_id) if parent else (lineage[1] if lineage else None),
         partition_key=partition_key,
         job_code_origin=reconstructable.to_dict() if reconstructable is not None else None,
     )
@@ -218,15 +226,26 @@ def run_tags_for(job: JobDefinition, partition_key: str | None, tags: Mapping[st
     return merged
 
 
-def check_partition_key(job: JobDefinition, partition_key: str | None) -> None:
-    if partition_key is None:
-        return
+def check_partition_key(job: JobDefinition, partition_key: str | None) -> str | None:
+    """The run's partition key, checked. As in Dagster, a run of a partitioned job
+    needs none (and "" is none): it runs with no partition, and an op that reads
+    `context.partition_key` fails naming the job's partitions."""
+    if not partition_key:
+        return None
     if job.partitions_def is None:
         raise DagsterInvalidDefinitionError(
             f"Job '{job.name}' is not partitioned, but partition_key='{partition_key}' was given. "
             "Give the job a PartitionedConfig or partitions_def=, or drop partition_key."
         )
-    job.partitions_def.validate_partition_key(partition_key, owner_name=f"job '{job.name}'")
+    try:
+        job.partitions_def.validate_partition_key(partition_key, owner_name=f"job '{job.name}'")
+    except DagsterUnknownPartitionError as error:
+        first = f"Could not find a partition with key `{partition_key}`."
+        if str(error).startswith(first):
+            raise
+        # Dagster's sentence first (tests match it), then where and what was expected.
+        raise DagsterUnknownPartitionError(f"{first} {error}") from None
+    return partition_key
 
 
 def _partition_from_tags(tags: Mapping[str, Any]) -> str | None:

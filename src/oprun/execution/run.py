@@ -211,7 +211,10 @@ class RunContext:
         return dict(self._outputs_by_step.get(step_key, {}))
 
     def output_config(self, handle: str, output_name: str) -> Any:
-        return None
+        """`ops.<op>.outputs.<output>` (validated against the output's IO manager's
+        output_config_schema), for OutputContext.config; a step key's mapping key
+        (`op[key]`) is ignored, as every mapped copy shares its op's config."""
+        return self.resolved_config.node_outputs(handle.split("[", 1)[0]).get(output_name)
 
     def graph_input_value(self, name: str) -> Any:
         if name in self.job.input_values:
@@ -255,7 +258,7 @@ def execute_run(
     """Run every step; returns (success, the first step error or run error)."""
     job = prepared.job
     loggers = build_loggers(job, prepared.resolved, prepared.run.run_id)
-    log_manager = RunLogManager(prepared.run.run_id, job.name, loggers, sink)
+    log_manager = RunLogManager(prepared.run.run_id, job.name, loggers, sink, instance=instance)
     active = ActiveExecution(
         prepared.plan, log_manager, retries_enabled=executor.retries_enabled,
         stop_on_failure=raise_on_error, already_done=prepared.already_done,
@@ -319,7 +322,20 @@ def resources_wanted(plan: ExecutionPlan) -> set[str]:
                 wanted.add(input_def.input_manager_key)
         for hook in step.hook_defs:
             wanted |= hook.required_resource_keys
+        wanted |= _type_loader_resources(step)
     return wanted
+
+
+def _type_loader_resources(step: ExecutionStep) -> frozenset[str]:
+    """What the type loaders of a step's unconnected inputs need (read from run config)."""
+    from oprun.execution.plan import FromUnconnected
+
+    needed: frozenset[str] = frozenset()
+    for step_input in step.inputs:
+        loader = step_input.input_def.dagster_type.loader
+        if loader is not None and loader.required_resource_keys and isinstance(step_input.source, FromUnconnected):
+            needed |= loader.required_resource_keys
+    return needed
 
 
 def _log_abandoned(log_manager: RunLogManager, active: ActiveExecution) -> None:

@@ -194,7 +194,26 @@ def _unconnected_value(rc: RunContext, step: ExecutionStep, input_def: Any, sour
     if source.config_input_name in inputs:
         config_value = inputs[source.config_input_name]
         loader = (dagster_type or input_def.dagster_type).loader
-        return loader.load(None, config_value) if loader is not None else config_value
+        if loader is None:
+            return config_value
+        # Built only here: most inputs never reach a loader.
+        from oprun.execution.resources import Resources
+        from oprun.execution.type_loader_context import DagsterTypeLoaderContext
+
+        keys = loader.required_resource_keys | step.op_def.required_resource_keys
+        loader_context = DagsterTypeLoaderContext(
+            resources=Resources({k: rc.resource(k) for k in keys if rc.has_resource(k)}, keys),
+            log=rc.log_for_step(step.key),
+            op_def=step.op_def,
+            job_def=rc.job,
+            run_id=rc.run_id,
+            step_key=step.key,
+            run_config=rc.resolved_config.raw,
+            op_config=rc.op_config(step),
+            instance=rc.instance,
+            partition_key=rc.partition_key,
+        )
+        return loader.load(loader_context, config_value)
     if input_def.default_value is not NO_VALUE:
         return input_def.default_value
     if input_def.dagster_type.is_nothing:
@@ -366,7 +385,8 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
     """What a plain `return` means, as the items a generator would have yielded."""
     op_def = step.op_def
     outputs = op_def.output_defs
-    if isinstance(result, (Output, DynamicOutput)):
+    # A dynamic output's value is a list of DynamicOutput, even alone (as Dagster).
+    if isinstance(result, (Output, DynamicOutput)) and not (len(outputs) == 1 and outputs[0].is_dynamic):
         yield result
         return
     if not outputs:
@@ -381,8 +401,9 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
         if out.is_dynamic:
             if not isinstance(result, list) or not all(isinstance(r, DynamicOutput) for r in result):
                 raise _FrameworkError(
-                    f'Op "{op_def.name}" output "{out.name}" is dynamic: return or yield DynamicOutput '
-                    f"objects (a list of them), got {_short(result)}."
+                    f"Error with output for op \"{op_def.name}\": dynamic output '{out.name}' expected a list of "
+                    f"DynamicOutput objects, but instead received instead an object of type {type(result)}. "
+                    f"Return or yield DynamicOutput objects (a list of them), got {_short(result)}."
                 )
             yield from result
             return
@@ -488,7 +509,7 @@ def _handle_output(
         keys.append(mapping_key)
         shown = f' (mapping key "{mapping_key}")'
     dagster_type = out_def.dagster_type
-    added = context.output_metadata.pop((name, mapping_key), None) if context.output_metadata else None
+    added = context.take_output_metadata(name, mapping_key)
     all_metadata = {**(metadata or {}), **added} if added else (metadata or {})
     if dagster_type.is_any:
         check = _ANY_PASSED

@@ -39,7 +39,7 @@ class WorkerSession:
         self.prepared = prepared
         self.plan = prepared.plan
         # Workers print nothing (no loggers): the run process prints what they send.
-        self.log_manager = RunLogManager(prepared.run.run_id, prepared.job.name, [], self._send_entry)
+        self.log_manager = RunLogManager(prepared.run.run_id, prepared.job.name, [], self._send_entry, instance=self.instance)
         self._stack = contextlib.ExitStack()
         built = self._stack.enter_context(build_run_resources(prepared, self.instance, self.log_manager, resources_wanted(prepared.plan)))
         self.run = RunContext(prepared, self.instance, self.log_manager, built, retries_enabled=payload.get("retries_enabled", True))

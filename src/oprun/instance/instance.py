@@ -22,7 +22,12 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
 CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
-_TOP_LEVEL_KEYS = {"storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry", "run_monitoring", "concurrency"}
+_TOP_LEVEL_KEYS = {
+    "storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry",
+    "run_monitoring", "concurrency", "python_logs",
+}
+_PYTHON_LOGS_KEYS = {"managed_python_loggers", "python_log_level", "dagster_handler_config"}
+_LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG")
 
 
 def _env_value(value: Any, where: str) -> Any:
@@ -54,8 +59,44 @@ def _read_config(home: str) -> tuple[dict[str, Any], str | None]:
                         f"Instance config {path}: unknown key '{key}'. Expected one of {sorted(_TOP_LEVEL_KEYS)}."
                         f"{did_you_mean(key, _TOP_LEVEL_KEYS)}"
                     )
+            if "python_logs" in data:
+                _check_python_logs(data["python_logs"], path)
             return data, path
     return {}, None
+
+
+def _check_python_logs(section: Any, path: str) -> None:
+    """`python_logs: {managed_python_loggers: [names], python_log_level: LEVEL}`, as
+    in Dagster's dagster.yaml; errors name the file and the key."""
+    where = f"Instance config {path}: python_logs"
+    if section is None:
+        return
+    if not isinstance(section, Mapping):
+        raise DagsterInstanceConfigError(f"{where} must be a mapping, found {type(section).__name__}.")
+    for key in section:
+        if key not in _PYTHON_LOGS_KEYS:
+            raise DagsterInstanceConfigError(
+                f"{where}: unknown key '{key}'. Expected one of {sorted(_PYTHON_LOGS_KEYS)}.{did_you_mean(key, _PYTHON_LOGS_KEYS)}"
+            )
+    names = section.get("managed_python_loggers")
+    if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
+        raise DagsterInstanceConfigError(
+            f"{where}:managed_python_loggers must be a list of logger names (\"root\" for the root logger), found {names!r}."
+        )
+    handler_config = section.get("dagster_handler_config")
+    if handler_config is not None and (
+        not isinstance(handler_config, Mapping) or set(handler_config) - {"handlers", "formatters", "filters"}
+    ):
+        raise DagsterInstanceConfigError(
+            f"{where}:dagster_handler_config must be a mapping with 'handlers', 'formatters' and 'filters' "
+            f"(as logging.config.dictConfig takes them), found {handler_config!r}."
+        )
+    level = section.get("python_log_level")
+    if level is not None and (not isinstance(level, str) or level.upper() not in _LOG_LEVELS):
+        raise DagsterInstanceConfigError(
+            f"{where}:python_log_level: bad value for log level {level!r}: permissible values are "
+            f"{', '.join(repr(name) for name in _LOG_LEVELS)}.{did_you_mean(str(level).upper(), _LOG_LEVELS)}"
+        )
 
 
 def _postgres_url(config: Mapping[str, Any], where: str) -> str:
@@ -137,6 +178,8 @@ class DagsterInstance:
         home = os.path.abspath(os.path.expanduser(home))
         os.makedirs(home, exist_ok=True)
         config, path = _read_config(home)
+        if overrides and "python_logs" in overrides:
+            _check_python_logs(overrides["python_logs"], "overrides")
         config = {**config, **(overrides or {})}
         return DagsterInstance(_storage_from_config(home, config, path), home, config)
 
@@ -178,6 +221,28 @@ class DagsterInstance:
 
     def __exit__(self, *exc: Any) -> None:
         self.dispose()
+
+    # -- python logs (`python_logs` in the instance config, as in Dagster) --
+
+    @property
+    def managed_python_loggers(self) -> list[str]:
+        """The Python loggers whose records, made in a run's ops, go to the run's
+        event log and loggers ("root" is the root logger)."""
+        section = self._settings.get("python_logs") or {}
+        return list(section.get("managed_python_loggers") or [])
+
+    @property
+    def python_log_handler_config(self) -> dict[str, Any]:
+        """`python_logs.dagster_handler_config`: dictConfig handlers for run logs."""
+        section = self._settings.get("python_logs") or {}
+        return dict(section.get("dagster_handler_config") or {})
+
+    @property
+    def python_log_level(self) -> str | None:
+        """The level the managed loggers are set to while a run captures them."""
+        section = self._settings.get("python_logs") or {}
+        level = section.get("python_log_level")
+        return str(level) if level is not None else None
 
     # -- places --
 
@@ -223,6 +288,44 @@ class DagsterInstance:
         return self._storage.add_run(dagster_run, job_snapshot)
 
     add_run = create_run
+
+    def create_run_for_job(
+        self,
+        job_def: Any,
+        execution_plan: Any = None,
+        run_id: str | None = None,
+        run_config: Mapping[str, object] | None = None,
+        resolved_op_selection: Any = None,
+        status: DagsterRunStatus | str | None = None,
+        tags: Mapping[str, str] | None = None,
+        root_run_id: str | None = None,
+        parent_run_id: str | None = None,
+        op_selection: Sequence[str] | None = None,
+        asset_selection: Any = None,
+        remote_job_origin: Any = None,
+        job_code_origin: Any = None,
+        repository_load_data: Any = None,
+    ) -> DagsterRun:
+        """Record a run of `job_def` (NOT_STARTED unless `status` says otherwise)
+        without executing it, as Dagster's: the run config is resolved and checked,
+        and the plan made, exactly as a run's would be (`prepare_run`).
+        `execution_plan`, `resolved_op_selection`, the origins and the load data are
+        accepted for Dagster's signature; oprun derives them from the job."""
+        if asset_selection:
+            from oprun.errors import DagsterInvalidInvocationError
+
+            raise DagsterInvalidInvocationError(
+                f"create_run_for_job(asset_selection=...) is not supported: oprun runs op jobs, not assets "
+                f"(job '{job_def.name}'). Use op_selection=[...] instead."
+            )
+        from oprun.execution.prepare import prepare_run  # the instance stores; preparing is execution's
+
+        lineage = (parent_run_id, root_run_id or parent_run_id) if parent_run_id is not None or root_run_id is not None else None
+        run = prepare_run(job_def, self, run_config=run_config, tags=tags, op_selection=op_selection, run_id=run_id, lineage=lineage).run
+        if status is not None and DagsterRunStatus(status) != run.status:
+            self.update_run_status(run.run_id, DagsterRunStatus(status))
+            run = run.with_status(DagsterRunStatus(status))
+        return run
 
     def get_run_by_id(self, run_id: str) -> DagsterRun | None:
         record = self.get_run_record_by_id(run_id)
