@@ -263,14 +263,14 @@ def test_last_day_and_nth_weekday():
 
 def test_plain_schedule_requests_one_run_with_its_config_and_tags():
     s = ScheduleDefinition(job=nightly, cron_schedule="@daily", run_config={"ops": {"ping": {}}}, tags={"k": "v"})
-    assert s.evaluate_tick(_context()) == [
-        RunRequest(run_key=None, run_config={"ops": {"ping": {}}}, tags={"k": "v"}, job_name="nightly")
+    assert s.evaluate_tick(_context()).run_requests == [
+        RunRequest(run_key=None, run_config={"ops": {"ping": {}}}, tags={"k": "v", "dagster/schedule_name": "nightly_schedule"}, job_name="nightly")
     ]
 
 
 def test_run_config_may_be_a_run_config_object():
     s = ScheduleDefinition(job=nightly, cron_schedule="@daily", run_config=RunConfig(ops={"ping": {"config": {"x": 1}}}))
-    (request,) = s.evaluate_tick(_context())
+    (request,) = s.evaluate_tick(_context()).run_requests
     assert request.run_config == {"ops": {"ping": {"config": {"x": 1}}}}
 
 
@@ -281,19 +281,19 @@ def test_run_config_fn_and_tags_fn_receive_the_context():
         run_config_fn=lambda ctx: {"ops": {"ping": {"config": {"date": ctx.scheduled_execution_time.strftime("%Y-%m-%d")}}}},
         tags_fn=lambda ctx: {"date": ctx.scheduled_execution_time.strftime("%Y-%m-%d")},
     )
-    (request,) = s.evaluate_tick(_context())
+    (request,) = s.evaluate_tick(_context()).run_requests
     assert request.run_config == {"ops": {"ping": {"config": {"date": "2024-05-01"}}}}
-    assert request.tags == {"date": "2024-05-01"}
+    assert request.tags == {"date": "2024-05-01", "dagster/schedule_name": "nightly_schedule"}
 
 
 def test_should_execute_false_skips_with_dagsters_message():
     s = ScheduleDefinition(name="weekday", job=nightly, cron_schedule="@daily", should_execute=lambda ctx: False)
-    assert s.evaluate_tick(_context()) == SkipReason("should_execute function for weekday returned false.")
+    assert s.evaluate_tick(_context()).skip_message == "should_execute function for weekday returned false."
 
 
 def test_execution_fn_results_are_checked_against_the_target():
     s = ScheduleDefinition(job=nightly, cron_schedule="@daily", execution_fn=lambda ctx: [RunRequest(run_key="a")])
-    assert s.evaluate_tick(_context()) == [RunRequest(run_key="a", job_name="nightly")]
+    assert s.evaluate_tick(_context()).run_requests == [RunRequest(run_key="a", job_name="nightly", tags={"dagster/schedule_name": "nightly_schedule"})]
     other = ScheduleDefinition(job=nightly, cron_schedule="@daily", execution_fn=lambda ctx: RunRequest(job_name="other"))
     with pytest.raises(DagsterInvariantViolationError, match="targets job 'nightly' but returned a RunRequest for job 'other'"):
         other.evaluate_tick(_context())
@@ -326,8 +326,8 @@ def morning(context: ScheduleEvaluationContext):
 def test_decorated_schedule_returns_config_and_becomes_one_request_with_the_tags():
     assert morning.name == "morning"
     assert morning(_context()) == {"ops": {"ping": {"config": {"day": 1}}}}
-    assert morning.evaluate_tick(_context()) == [
-        RunRequest(run_config={"ops": {"ping": {"config": {"day": 1}}}}, tags={"origin": "schedule"}, job_name="nightly")
+    assert morning.evaluate_tick(_context()).run_requests == [
+        RunRequest(run_config={"ops": {"ping": {"config": {"day": 1}}}}, tags={"origin": "schedule", "dagster/schedule_name": "morning"}, job_name="nightly")
     ]
 
 
@@ -337,19 +337,19 @@ def test_decorated_schedule_may_return_requests_a_generator_a_skip_or_none():
         for n in range(3):
             yield RunRequest(run_key=str(n))
 
-    assert [r.run_key for r in many.evaluate_tick(_context())] == ["0", "1", "2"]
+    assert [r.run_key for r in many.evaluate_tick(_context()).run_requests] == ["0", "1", "2"]
 
     @schedule(cron_schedule="@hourly", job=nightly)
     def skipping(context):
         return SkipReason("holiday")
 
-    assert skipping.evaluate_tick(_context()) == SkipReason("holiday")
+    assert skipping.evaluate_tick(_context()).skip_message == "holiday"
 
     @schedule(cron_schedule="@hourly", job=nightly)
     def nothing(context):
         return None
 
-    assert nothing.evaluate_tick(_context()) == SkipReason()
+    assert nothing.evaluate_tick(_context()).skip_message == "Schedule function returned an empty result"
 
 
 def test_decorated_schedule_with_a_bad_return_value_says_what_is_allowed():
@@ -373,7 +373,7 @@ def test_decorated_schedule_should_execute_still_applies():
     def gated(context):
         return {}
 
-    assert gated.evaluate_tick(_context()) == SkipReason("should_execute function for gated returned false.")
+    assert gated.evaluate_tick(_context()).skip_message == "should_execute function for gated returned false."
 
 
 def test_schedule_without_context_parameter_can_be_called_bare():
@@ -454,9 +454,13 @@ def test_schedule_from_daily_partitioned_job_requests_the_latest_complete_partit
     assert s.cron_schedule == "15 3 * * *"
     assert s.execution_timezone == "America/New_York"
     when = datetime(2024, 1, 5, 3, 15, tzinfo=NY)
-    assert s.evaluate_tick(_context(when)) == [RunRequest(partition_key="2024-01-04", job_name="partitioned")]
+    # As in Dagster: the partition key is the run key, and the partition's tags are filled in.
+    assert s.evaluate_tick(_context(when)).run_requests == [RunRequest(
+        run_key="2024-01-04", partition_key="2024-01-04", job_name="partitioned",
+        tags={"dagster/partition": "2024-01-04", "dagster/partition_set": "partitioned_partition_set", "dagster/schedule_name": "partitioned_schedule"},
+    )]
     too_early = datetime(2024, 1, 1, 3, 15, tzinfo=NY)
-    assert isinstance(s.evaluate_tick(_context(too_early)), SkipReason)
+    assert s.evaluate_tick(_context(too_early)).skip_message
 
 
 def test_schedule_from_static_partitioned_job_requests_every_partition():
@@ -467,7 +471,7 @@ def test_schedule_from_static_partitioned_job_requests_every_partition():
         ping()
 
     s = build_schedule_from_partitioned_job(by_region, cron_schedule="0 1 * * *", tags={"k": "v"})
-    assert [(r.partition_key, r.tags) for r in s.evaluate_tick(_context())] == [("eu", {"k": "v"}), ("us", {"k": "v"})]
+    assert [(r.run_key, r.tags["k"]) for r in s.evaluate_tick(_context()).run_requests] == [("eu", "v"), ("us", "v")]
     with pytest.raises(DagsterInvalidDefinitionError, match="pass cron_schedule= to say when to run them"):
         build_schedule_from_partitioned_job(by_region)
     with pytest.raises(DagsterInvalidDefinitionError, match="only apply to time-partitioned jobs"):

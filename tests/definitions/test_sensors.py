@@ -129,7 +129,7 @@ def test_sensor_definition_needs_an_evaluation_function():
     with pytest.raises(DagsterInvalidDefinitionError, match="needs an evaluation_fn"):
         SensorDefinition(name="empty")
     plain = SensorDefinition(name="plain", evaluation_fn=lambda context: RunRequest(), job_name="first")
-    assert plain.evaluate_tick(build_sensor_context()).run_requests == [RunRequest(job_name="first")]
+    assert plain.evaluate_tick(build_sensor_context()).run_requests == [RunRequest(job_name="first", tags={"dagster/sensor_name": "plain"})]
 
 
 # --- invocation and evaluation -------------------------------------------------------
@@ -176,7 +176,7 @@ def test_sensor_result_and_skip_reason_results():
     def quiet(context):
         return None
 
-    assert quiet.evaluate_tick(build_sensor_context()) == SensorResult()
+    assert quiet.evaluate_tick(build_sensor_context()) == SensorResult(skip_reason="Sensor function returned an empty result")
 
 
 def test_cursor_set_both_ways_is_an_error():
@@ -346,7 +346,7 @@ def test_run_failure_sensor_ticks_process_each_new_failed_run_once():
     failed = fragile.execute_in_process(instance=instance, raise_on_error=False)
     first.execute_in_process(instance=instance)  # succeeds: not a failure
     second_tick = retry_elsewhere.evaluate_tick(build_sensor_context(instance=instance, cursor=first_tick.cursor))
-    assert second_tick.run_requests == [RunRequest(run_key=failed.run_id, job_name="second")]
+    assert second_tick.run_requests == [RunRequest(run_key=failed.run_id, job_name="second", tags={"dagster/sensor_name": "retry_elsewhere"})]
     assert seen == ["fragile"]
     third_tick = retry_elsewhere.evaluate_tick(build_sensor_context(instance=instance, cursor=second_tick.cursor))
     assert third_tick.run_requests == [] and third_tick.skip_reason is not None

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from oprun.definitions.automation.run_request import RunRequest, SkipReason
+from oprun.definitions.automation.selectors import CodeLocationSelector, JobSelector, RepositorySelector
 from oprun.definitions.automation.sensors import (
     DefaultSensorStatus,
     SensorDefinition,
@@ -174,6 +175,10 @@ class RunStatusSensorDefinition(SensorDefinition):
         self._for_failure = for_failure
         self._monitored = _monitored_names(monitored_jobs, name)
         self.monitor_all_code_locations = bool(monitor_all_code_locations)
+        # Every run of the instance, as in Dagster, rather than the jobs of the sensor's own code location.
+        self._watch_every_run = self.monitor_all_code_locations or any(
+            isinstance(item, (RepositorySelector, CodeLocationSelector)) for item in monitored_jobs or ()
+        )
         self._status_fn = DecoratedFunction(run_status_sensor_fn, "run status sensor", name)
         super().__init__(
             name=name,
@@ -236,7 +241,10 @@ class RunStatusSensorDefinition(SensorDefinition):
         records = sorted(records, key=lambda r: r.update_timestamp)
         requests: list[RunRequest] = []
         skips: list[str] = []
-        monitored = self._monitored if self._monitored is not None else _location_jobs(context)
+        if self._watch_every_run:
+            monitored = None
+        else:
+            monitored = self._monitored if self._monitored is not None else _location_jobs(context)
         for record in records:
             run = record.dagster_run
             if run.run_id in position.run_ids:
@@ -336,9 +344,14 @@ def _monitored_names(monitored_jobs: Sequence[Any] | None, name: str) -> set[str
             names.add(item.name)
         elif isinstance(item, str):
             names.add(item)
+        elif isinstance(item, JobSelector):
+            names.add(item.job_name)  # runs do not record their code location: matched by name
+        elif isinstance(item, (RepositorySelector, CodeLocationSelector)):
+            return None  # another code location's jobs are unknown here: every run (see selectors.py)
         else:
             raise DagsterInvalidDefinitionError(
-                f"Run status sensor '{name}': monitored_jobs must hold jobs, graphs or job names, got {item!r}."
+                f"Run status sensor '{name}': monitored_jobs must hold jobs, graphs, job names or selectors "
+                f"(JobSelector, RepositorySelector, CodeLocationSelector), got {item!r}."
             )
     return names
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from itertools import islice
 from typing import Any
 
 from oprun.definitions.automation.cron import ALIASES, Cron, CronError, fire_times, parse_cron
-from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags
+from oprun.definitions.automation.partitions import DynamicPartitionsDefinition
+from oprun.definitions.automation.run_request import RunRequest, SkipReason, normalize_tags, run_config_dict
 from oprun.definitions.automation.tick_context import DecoratedFunction, TickContext
 from oprun.definitions.jobs.graph import GraphDefinition
 from oprun.definitions.jobs.io import check_valid_name
@@ -39,6 +41,19 @@ class DefaultScheduleStatus(Enum):
     STOPPED = "STOPPED"
 
 
+_EMPTY_RESULT = "Schedule function returned an empty result"
+
+
+@dataclass(frozen=True)
+class ScheduleExecutionData:
+    """What `ScheduleDefinition.evaluate_tick` gives, as in Dagster: the run
+    requests (empty when skipped) and the skip message, if any."""
+
+    run_requests: list[RunRequest] = field(default_factory=list)
+    skip_message: str | None = None
+    log_key: list[str] | None = None
+
+
 class ScheduleEvaluationContext(TickContext):
     """What a schedule function receives: the instance, the tick's scheduled time
     and the resources."""
@@ -50,8 +65,10 @@ class ScheduleEvaluationContext(TickContext):
         resources: Mapping[str, Any] | None = None,
         repository_name: str | None = None,
         schedule_name: str | None = None,
+        repository_def: Any = None,
     ) -> None:
         super().__init__(instance, resources)
+        self.repository_def = repository_def
         if scheduled_execution_time is not None and not isinstance(scheduled_execution_time, datetime):
             raise DagsterInvariantViolationError(
                 f"scheduled_execution_time must be a datetime, got {type(scheduled_execution_time).__name__}."
@@ -84,6 +101,7 @@ def build_schedule_context(
         resources=resources,
         repository_name=getattr(repository_def, "name", None),
         schedule_name=schedule_name,
+        repository_def=repository_def,
     )
 
 
@@ -277,8 +295,52 @@ class ScheduleDefinition:
         result = self._decorated.invoke(context)
         return copy.deepcopy(result) if isinstance(result, dict) else result
 
-    def evaluate_tick(self, context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
-        """Evaluate one tick: the runs to request, or why none."""
+    def evaluate_tick(self, context: ScheduleEvaluationContext) -> ScheduleExecutionData:
+        """Evaluate one tick, as Dagster does: the runs to request (`run_requests`),
+        or why none (`skip_message`; a function that returns nothing gives
+        "Schedule function returned an empty result")."""
+        outcome = self._evaluate(context)
+        if isinstance(outcome, SkipReason):
+            return ScheduleExecutionData(run_requests=[], skip_message=outcome.skip_message)
+        if not outcome:
+            return ScheduleExecutionData(run_requests=[], skip_message=_EMPTY_RESULT)
+        # As Dagster's evaluate_tick: a partition's run config and tags filled in, and the schedule's tag.
+        schedule_tag = {"dagster/schedule_name": self._name}
+        return ScheduleExecutionData(run_requests=[
+            resolved.with_replaced_attrs(tags={**resolved.tags, **schedule_tag})
+            for resolved in (self._with_partition(request, context) for request in outcome)
+        ])
+
+    def _with_partition(self, request: RunRequest, context: ScheduleEvaluationContext) -> RunRequest:
+        """A request for a partition, with the partition's run config (unless it has
+        one) and tags from the target job. The job is the schedule's own, or the
+        context's `repository_def`'s; without either the request stays as it is
+        (Dagster requires a repository_def here)."""
+        if request.partition_key is None or "dagster/partition" in request.tags:
+            return request
+        target = self._direct_job if isinstance(self._direct_job, JobDefinition) else None
+        if target is None and context.repository_def is not None:
+            repository = context.repository_def  # a @repository (get_job) or a Definitions (get_job_def)
+            get_job = getattr(repository, "get_job", None) or repository.get_job_def
+            target = get_job(self._job_name)
+        if target is None:
+            return request
+        partitioned = target.partitioned_config
+        if partitioned is not None and isinstance(partitioned.partitions_def, DynamicPartitionsDefinition):
+            # Dynamic keys live in the instance: the key is not checked here, as for a sensor's request.
+            return request.with_replaced_attrs(
+                run_config=request.run_config or run_config_dict(
+                    partitioned.run_config_for_partition_key_fn(request.partition_key), f"schedule '{self._name}'"
+                ),
+                tags={**request.tags, **partitioned.get_tags_for_partition_key(request.partition_key, job_name=target.name)},
+            )
+        filled = target.run_request_for_partition(
+            request.partition_key, run_key=request.run_key, tags=request.tags,
+            run_config=request.run_config or None, current_time=context._scheduled_execution_time,  # noqa: SLF001 - same module
+        )
+        return request.with_replaced_attrs(run_config=filled.run_config, tags=filled.tags)
+
+    def _evaluate(self, context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
         _check_context_type(context, self._name)
         if self._should_execute is not None:
             should = self._user_call("should_execute", self._should_execute, context)
@@ -319,7 +381,7 @@ class ScheduleDefinition:
 
     def _requests(self, result: Any, from_function: bool, context: Any) -> list[RunRequest] | SkipReason:
         if result is None:
-            return SkipReason()
+            return SkipReason(_EMPTY_RESULT)
         if isinstance(result, SkipReason):
             return result
         if isinstance(result, Mapping) or callable(getattr(result, "to_config_dict", None)):
@@ -535,13 +597,14 @@ def build_schedule_from_partitioned_job(
     run_tags = normalize_tags(tags, f"schedule '{schedule_name}'")
 
     def execution_fn(context: ScheduleEvaluationContext) -> list[RunRequest] | SkipReason:
+        # Each partition's run key is the partition key, as in Dagster.
         if not time_based:
-            return [RunRequest(partition_key=key, tags=run_tags) for key in partitions_def.get_partition_keys()]
+            return [RunRequest(run_key=key, partition_key=key, tags=run_tags) for key in partitions_def.get_partition_keys()]
         when = context._scheduled_execution_time or datetime.now(UTC)  # noqa: SLF001 - same module; None: untimed tick
         key = partitions_def.get_last_partition_key(current_time=when)
         if key is None:
             return SkipReason(f"No partition of job '{job_label}' is complete at {when.isoformat()}: nothing to run yet.")
-        return [RunRequest(partition_key=key, tags=run_tags)]
+        return [RunRequest(run_key=key, partition_key=key, tags=run_tags)]
 
     return ScheduleDefinition(
         name=schedule_name,

@@ -162,6 +162,12 @@ class SensorResult:
         object.__setattr__(self, "run_requests", list(self.run_requests or ()))
         object.__setattr__(self, "dynamic_partitions_requests", list(self.dynamic_partitions_requests or ()))
 
+    @property
+    def skip_message(self) -> str | None:
+        """The skip reason's message: what Dagster's `SensorExecutionData.skip_message`
+        (the result of `evaluate_tick`) gives."""
+        return self.skip_reason.skip_message if isinstance(self.skip_reason, SkipReason) else None
+
 
 def split_targets(job: Any, jobs: Any, job_name: str | None, target: Any, kind: str, name: str | None) -> tuple[list[Any], list[str]]:
     """(direct jobs and graphs, every target job name) from the one target argument given."""
@@ -346,7 +352,15 @@ class SensorDefinition:
                 "Use one or the other."
             )
         cursor = result.cursor if result.cursor is not None else context.cursor
-        return replace(result, run_requests=[self._for_target(r) for r in result.run_requests or ()], cursor=cursor)
+        # As Dagster's evaluate_tick: each request tagged with the sensor's name, and
+        # a result with neither requests nor a skip reason says it was empty.
+        sensor_tag = {"dagster/sensor_name": self._name}
+        requests = [self._for_target(r) for r in result.run_requests or ()]
+        requests = [r.with_replaced_attrs(tags={**r.tags, **sensor_tag}) for r in requests]
+        skip = result.skip_reason
+        if skip is None and not requests:
+            skip = SkipReason("Sensor function returned an empty result")
+        return replace(result, run_requests=requests, skip_reason=skip, cursor=cursor)
 
     def _evaluate_raw(self, context: SensorEvaluationContext) -> Any:
         """Call the user's function; its own errors become one user code error."""
