@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from oprun.definitions.jobs.functions import CONTEXT_NAMES
-from oprun.definitions.jobs.io import NO_VALUE
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT, NO_VALUE
 from oprun.definitions.jobs.results import DynamicOutput, Output
 from oprun.errors import (
     DagsterInvalidConfigError,
@@ -169,9 +169,14 @@ def _check_returned(op_def: Any, context: OpExecutionContext, result: Any) -> No
             value = result.value if isinstance(result, Output) else result
             _check(out.dagster_type, context, value, f'step output "{out.name}"')
     elif isinstance(result, tuple) and len(result) == len(outputs):
-        for out, value in zip(outputs, result, strict=True):
+        for position, (out, value) in enumerate(zip(outputs, result, strict=True)):
             if out.is_dynamic:
                 _check_dynamic(op_def, out, value)
+            elif isinstance(value, Output) and value.output_name not in (DEFAULT_OUTPUT, out.name):
+                raise DagsterInvariantViolationError(
+                    f"Bad state: Output was explicitly named '{value.output_name}', which does not match "
+                    f"the output definition specified for position {position}: '{out.name}'."
+                )
 
 
 def _check_dynamic(op_def: Any, out: Any, value: Any) -> None:

@@ -379,8 +379,9 @@ class CompositionContext:
                 f'(invocation "{node_name}" input "{input_name}": use .map(fn) to process each item, or '
                 ".collect() to pass them all as a list.)"
             )
-        if isinstance(value, list) and value:
-            # As in Dagster, a fan-in list holds plain outputs and graph inputs only.
+        if isinstance(value, list):
+            # As in Dagster, a fan-in list holds plain outputs and graph inputs only;
+            # an empty list is an empty fan-in, and the input receives [].
             for index, item in enumerate(value):
                 if not isinstance(item, (InvokedNodeOutputHandle, GraphInputHandle)):
                     raise self._bad_fan_in_item(node_name, input_name, position, index, item)
@@ -395,8 +396,8 @@ class CompositionContext:
             f"In {self.where}, received invalid type {type(value)} for input \"{input_name}\"{at} in "
             f'op invocation "{node_name}". Must pass the output from previous node invocations or '
             "inputs to the composition function as inputs when invoking nodes during composition."
-            + (" To give an input a fixed value, use In(default_value=...) or run config "
-               f"ops.{node_name}.inputs.{input_name}." if not isinstance(value, list) else "")
+            " To give an input a fixed value, use In(default_value=...) or run config "
+            f"ops.{node_name}.inputs.{input_name}."
         )
 
 

@@ -342,7 +342,9 @@ def _validate_dependencies(graph: GraphDefinition) -> None:
                     f"{sorted(node.definition.ins)}.{did_you_mean(input_name, node.definition.ins)}"
                 )
             if isinstance(dep, MultiDependencyDefinition):
-                if not input_def.dagster_type.supports_fan_in:
+                # As in Dagster, the check is made per upstream output: a fan-in with none
+                # (an empty list, or only graph inputs) is not checked here.
+                if dep.get_node_dependencies() and not input_def.dagster_type.supports_fan_in:
                     raise DagsterInvalidDefinitionError(
                         f'Invalid dependencies: for node "{node_name}" input "{input_name}", the '
                         f'DagsterType "{input_def.dagster_type.display_name}" does not support fanning in '

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, Generic, TypeVar
 
@@ -77,10 +78,11 @@ class AssetKey:
 
     @staticmethod
     def from_coercible(value: Any) -> AssetKey:
+        """As in Dagster: a string is a one-part key, a list or tuple the parts."""
         if isinstance(value, AssetKey):
             return value
         if isinstance(value, str):
-            return AssetKey(value.split("/"))
+            return AssetKey([value])
         return AssetKey(list(value))
 
     def to_user_string(self) -> str:
@@ -110,7 +112,9 @@ class AssetMaterialization:
         partition: str | None = None,
         tags: Mapping[str, str] | None = None,
     ) -> None:
-        self.asset_key = AssetKey.from_coercible(asset_key)
+        # As in Dagster, a string key given to an asset event is split on every character
+        # that is not a letter, a digit or "_": "s3.my_asset" is AssetKey(["s3", "my_asset"]).
+        self.asset_key = AssetKey([p for p in re.split(r"[^a-zA-Z0-9_]", asset_key) if p]) if isinstance(asset_key, str) else AssetKey.from_coercible(asset_key)
         self.description = description
         self.metadata = normalize_metadata(metadata)
         self.partition = partition
@@ -118,7 +122,7 @@ class AssetMaterialization:
 
     @property
     def label(self) -> str:
-        return self.asset_key.to_user_string()
+        return " ".join(self.asset_key.path)
 
     def to_plain(self) -> dict[str, Any]:
         return {
