@@ -109,6 +109,7 @@ _export(
     "OpExecutionContext", "InputContext", "OutputContext", "build_op_context",
     "build_input_context", "build_output_context",
 )
+_export("oprun.execution.context", "check_dagster_type")
 _export("oprun.execution.hooks", "HookContext", "build_hook_context")
 _export("oprun.execution.resources", "InitResourceContext", "build_init_resource_context", "build_resources")
 _export("oprun.execution.result", "ExecuteInProcessResult", "ExecutionResult")
@@ -129,6 +130,10 @@ _export(
     "oprun.definitions.automation.run_status_sensors",
     "run_status_sensor", "run_failure_sensor", "RunStatusSensorContext", "RunFailureSensorContext",
 )
+_export("oprun.definitions.automation.run_status_sensors", "build_run_status_sensor_context")
+_export("oprun.definitions.automation.selectors", "JobSelector", "RepositorySelector", "CodeLocationSelector")
+_export("oprun.definitions.automation.alerts", "make_email_on_run_failure_sensor")
+_export("oprun.definitions.logger", "build_init_logger_context")
 _export("oprun.definitions.definitions", "Definitions", "repository")
 _export("oprun.execution.reconstruct", "reconstructable", "ReconstructableJob")
 _export("oprun.definitions.dask_executor", "dask_executor")

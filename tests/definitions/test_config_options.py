@@ -150,7 +150,7 @@ def test_the_configured_decorator_names_ops_after_the_function_and_configures_re
     def j():
         say(emit_tenfold(), fixed())
 
-    result = j.execute_in_process(run_config={"ops": {"emit_tenfold": {"config": {"base": 4}}}})
+    result = j.execute_in_process(run_config={"ops": {"emit_tenfold": {"config": {"base": 4}}}, "loggers": {"rec": {}}})
     assert result.output_for_node("say") == "hello 43"
     assert seen and all(tag == "t" for tag, _ in seen)
 

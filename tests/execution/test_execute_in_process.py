@@ -441,7 +441,7 @@ def test_json_console_logger(capsys):
     def j():
         one()
 
-    j.execute_in_process()
+    j.execute_in_process(run_config={"loggers": {"console": {}}})  # named in run config, as Dagster needs
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     assert any(line["event_type"] == "RUN_SUCCESS" for line in lines)
 

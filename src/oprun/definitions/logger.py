@@ -28,7 +28,30 @@ class LoggerDefinition:
         self.description = description
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.logger_fn(*args, **kwargs)
+        """Direct invocation, as in tests: `my_logger(None)` or
+        `my_logger(build_init_logger_context(logger_config=...))`. As in Dagster,
+        the config is checked against the schema (defaults filled in) first."""
+        from oprun.errors import DagsterInvalidInvocationError
+
+        if len(args) + len(kwargs) != 1:
+            raise DagsterInvalidInvocationError(
+                "A logger is invoked with one argument, its context: None or build_init_logger_context(...)."
+                if args or kwargs else
+                "Logger initialization function has context argument, but no context argument was provided when invoking."
+            )
+        context = args[0] if args else next(iter(kwargs.values()))
+        if context is None:
+            context = UnboundInitLoggerContext(None, None)
+        if not isinstance(context, InitLoggerContext):
+            raise DagsterInvalidInvocationError(
+                f"A logger's context must be None or build_init_logger_context(...), got {type(context).__name__}."
+            )
+        config = context.logger_config
+        if self.config_schema is not None:
+            from oprun.definitions.jobs.configured import _check_against
+
+            config = _check_against(self.config_schema, config, "logger")
+        return self.logger_fn(InitLoggerContext(config, self, context.run_id, context.job_name, job_def=context.job_def))
 
     def configured(self, config_or_config_fn: Any, config_schema: Any = None, description: str | None = None) -> LoggerDefinition:
         """A copy whose config is fixed (or mapped from a new, smaller schema)."""
@@ -49,11 +72,35 @@ def logger(config_schema: Any = None, description: str | None = None) -> Any:
 
 
 class InitLoggerContext:
-    def __init__(self, logger_config: Any, logger_def: LoggerDefinition | None = None, run_id: str | None = None, job_name: str | None = None) -> None:
+    def __init__(
+        self, logger_config: Any, logger_def: LoggerDefinition | None = None, run_id: str | None = None,
+        job_name: str | None = None, job_def: Any = None,
+    ) -> None:
         self.logger_config = logger_config
         self.logger_def = logger_def
         self.run_id = run_id
-        self.job_name = job_name
+        self.job_def = job_def
+        self.job_name = job_name if job_name is not None else getattr(job_def, "name", None)
+
+
+class UnboundInitLoggerContext(InitLoggerContext):
+    """What `build_init_logger_context` gives: config not yet checked against a
+    logger definition (invoking the logger with it does that)."""
+
+    def __init__(self, logger_config: Any, job_def: Any) -> None:
+        super().__init__(logger_config, None, None, job_def=job_def)
+
+
+def build_init_logger_context(logger_config: Any = None, job_def: Any = None) -> UnboundInitLoggerContext:
+    """A context for invoking a logger definition directly in a test:
+    `my_logger(build_init_logger_context(logger_config={...}))`."""
+    from oprun.definitions.jobs.job import JobDefinition
+
+    if job_def is not None and not isinstance(job_def, JobDefinition):
+        from oprun.errors import DagsterInvalidInvocationError
+
+        raise DagsterInvalidInvocationError(f"build_init_logger_context: job_def must be a JobDefinition, got {job_def!r}.")
+    return UnboundInitLoggerContext(logger_config, job_def)
 
 
 _LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
@@ -124,7 +171,8 @@ class ConsoleLogWriter:
         second, level, job_name, run_id = key
         self._prefix_key = key
         level_name = _LEVEL_NAMES.get(level) or f"Level {level}"
-        self._prefix = f"{_stamp(second)} - {self.name} - {level_name} - {job_name} - {run_id}"
+        # A context built for a test has no run: its lines name `system` alone.
+        self._prefix = " - ".join(part for part in (_stamp(second), self.name, level_name, job_name, run_id) if part)
 
     def _is_tty(self, stream: Any) -> bool:
         # Asked once per stream: tests and tools swap sys.stderr.

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from oprun.errors import (
     DagsterInvalidInvocationError,
@@ -14,6 +14,9 @@ from oprun.errors import (
     DagsterInvariantViolationError,
 )
 from oprun.execution.resources import Resources, build_resources
+
+if TYPE_CHECKING:
+    from oprun.definitions.jobs.types import TypeCheck
 
 
 class OpExecutionContext:
@@ -279,6 +282,32 @@ def build_op_context(
     )
 
 
+def check_dagster_type(dagster_type: Any, value: Any) -> TypeCheck:
+    """Test a Dagster type against a value, as a run checks an op's input or output:
+    a built-in type (`Int`, `List[Int]`, `Dict[Any, Any]`...), a `DagsterType`, a
+    class made usable with `usable_as_dagster_type`, or a Python type. Returns the
+    `TypeCheck`; a check that raises `Failure` gives an unsuccessful one. As in
+    Dagster, a typing generic (`list[int]`, `typing.Optional[int]`) is refused:
+    write oprun's `List[int]`, `Optional[int]` instead. The check function gets a
+    context like `build_op_context()`'s (log, empty resources)."""
+    import typing
+
+    from oprun.definitions.jobs.types import TypeCheck, resolve_dagster_type
+    from oprun.errors import Failure
+
+    if typing.get_origin(dagster_type) is not None:
+        raise DagsterInvariantViolationError(
+            f"Must pass in a type from the oprun (dagster) module. You passed {dagster_type} "
+            "which is part of python's typing module."
+        )
+    resolved = resolve_dagster_type(dagster_type)
+    with build_op_context() as context:
+        try:
+            return resolved.type_check(context, value)
+        except Failure as failure:
+            return TypeCheck(False, failure.description)
+
+
 class DirectOpContext(OpExecutionContext):
     """The context `build_op_context` returns; bound to an op when invoked.
 
@@ -293,15 +322,13 @@ class DirectOpContext(OpExecutionContext):
         self, *, resources: dict[str, Any], resources_config: dict[str, Any], op_config: Any, instance: Any,
         partition_key: str | None, mapping_key: str | None, run_tags: Mapping[str, str] | None,
     ) -> None:
-        from oprun.execution.logs import RunLogManager
+        from oprun.execution.logs import direct_log
 
-        self._resource_defs = resources
         self._resources_config = resources_config
-        self._built_resources: Any = None
-        self._log_manager = RunLogManager("EPHEMERAL", "ephemeral_job", [], lambda _e: None)
+        self._test_resources = _TestResources(resources, resources_config, instance, "build_op_context")
         super().__init__(
             run_id="EPHEMERAL", job_name="ephemeral_job", op_def=_NO_OP, op_config=op_config,
-            resources=Resources({}), log=self._log_manager.for_step(None), step_key="ephemeral_step",
+            resources=Resources({}), log=direct_log(), step_key="ephemeral_step",
             instance=instance, partition_key=partition_key, mapping_key=mapping_key, run_tags=run_tags,
         )
         self._raw_op_config = op_config
@@ -309,10 +336,7 @@ class DirectOpContext(OpExecutionContext):
         self._invocation_config: Any = None
 
     def _init_resources(self) -> Resources:
-        if self._built_resources is None:
-            self._built_resources = build_resources(self._resource_defs, self._instance, self._resources_config)
-            self._resources = self._built_resources.__enter__()
-        return self._resources
+        return self._test_resources.get()
 
     @property
     def resources(self) -> Resources:
@@ -366,12 +390,73 @@ class DirectOpContext(OpExecutionContext):
         return run_config
 
     def __enter__(self) -> DirectOpContext:
+        self._test_resources.entered = True
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        if self._built_resources is not None:
-            self._built_resources.__exit__(*exc)
-            self._built_resources = None
+        self._test_resources.close(*exc)
+
+
+class _TestResources:
+    """The resources of a context built for a test (`build_op_context`,
+    `build_input_context`, `build_output_context`), built when first used. As in
+    Dagster, once one of them needs teardown (a generator or a context manager)
+    they can be reached only inside `with build_..._context(...) as context:`, and
+    are torn down when the block ends (or when the context is collected)."""
+
+    def __init__(self, given: Mapping[str, Any], config: Mapping[str, Any], instance: Any, builder: str) -> None:
+        self._given = dict(given)
+        self._config = dict(config)
+        self._instance = instance
+        self._builder = builder
+        self._built: Any = None
+        self._resources = Resources({})
+        self.entered = False
+
+    def get(self) -> Resources:
+        if self._built is None:
+            self._built = build_resources(self._given, self._instance, self._config)
+            self._resources = self._built.__enter__()
+        if self._built.generators and not self.entered:
+            raise DagsterInvariantViolationError(
+                "At least one provided resource is a generator, but attempting to access resources outside of "
+                "context manager scope. You can use the following syntax to open a context manager: "
+                f"`with {self._builder}(...) as context:`"
+            )
+        return self._resources
+
+    def close(self, *exc: Any) -> None:
+        self.entered = False
+        if self._built is not None:
+            built, self._built = self._built, None
+            built.__exit__(*exc)
+
+
+class _TestIOContext:
+    """What `build_output_context` and `build_input_context` add to the contexts a
+    run builds: resources given as definitions are built (see `_TestResources`),
+    and the context can be used in a `with` block."""
+
+    _test_resources: _TestResources
+
+    def __init__(self, test_resources: _TestResources, **kwargs: Any) -> None:
+        self._test_resources = test_resources
+        super().__init__(**kwargs)
+
+    @property
+    def resources(self) -> Any:
+        return self._test_resources.get()
+
+    @resources.setter
+    def resources(self, value: Any) -> None:  # the base class's __init__ sets it; built from the given ones instead
+        pass
+
+    def __enter__(self) -> Any:
+        self._test_resources.entered = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._test_resources.close(*exc)
 
 
 class _NoOp:
@@ -419,6 +504,7 @@ class OutputContext:
         self.resources = resources
         self._partition_key = partition_key
         self._added_metadata: dict[str, Any] = {}
+        self._logged_events: list[Any] = []
 
     @property
     def has_partition_key(self) -> bool:
@@ -444,6 +530,23 @@ class OutputContext:
         from oprun.definitions.jobs.metadata import normalize_metadata
 
         self._added_metadata.update(normalize_metadata(metadata))
+
+    def get_logged_metadata(self) -> dict[str, Any]:
+        """The metadata `add_output_metadata` added so far (not yet recorded)."""
+        return dict(self._added_metadata)
+
+    def log_event(self, event: Any) -> None:
+        """Log an AssetMaterialization, AssetObservation or ExpectationResult from
+        `handle_output`; in a run it is recorded in the step, before HANDLED_OUTPUT."""
+        self._logged_events.append(event)
+
+    def get_logged_events(self) -> list[Any]:
+        """The events `log_event` logged so far (not yet recorded)."""
+        return list(self._logged_events)
+
+    def consume_logged_events(self) -> list[Any]:
+        events, self._logged_events = self._logged_events, []
+        return events
 
     def consume_added_metadata(self) -> dict[str, Any]:
         added, self._added_metadata = self._added_metadata, {}
@@ -515,10 +618,13 @@ def build_output_context(
     job_name: str | None = None,
 ) -> OutputContext:
     """An OutputContext for testing an IO manager's handle_output."""
-    return OutputContext(
+    from oprun.execution.logs import direct_log
+
+    return _TestOutputContext(
+        _TestResources(resources or {}, {}, None, "build_output_context"),
         step_key=step_key, name=name, job_name=job_name, run_id=run_id, metadata=metadata,
-        mapping_key=mapping_key, config=config, dagster_type=dagster_type, op_def=op_def,
-        resources=Resources(resources or {}), partition_key=partition_key,
+        mapping_key=mapping_key, config=config, dagster_type=dagster_type, op_def=op_def, log=direct_log(),
+        partition_key=partition_key,
     )
 
 
@@ -535,8 +641,18 @@ def build_input_context(
     job_name: str | None = None,
 ) -> InputContext:
     """An InputContext for testing an IO manager's load_input."""
-    return InputContext(
-        name=name, job_name=job_name, step_key=step_key, op_def=op_def, config=config,
-        metadata=metadata, upstream_output=upstream_output, dagster_type=dagster_type,
-        resources=Resources(resources or {}), partition_key=partition_key,
+    from oprun.execution.logs import direct_log
+
+    return _TestInputContext(
+        _TestResources(resources or {}, {}, None, "build_input_context"),
+        name=name, job_name=job_name, step_key=step_key, op_def=op_def, config=config, log=direct_log(),
+        metadata=metadata, upstream_output=upstream_output, dagster_type=dagster_type, partition_key=partition_key,
     )
+
+
+class _TestOutputContext(_TestIOContext, OutputContext):
+    """The OutputContext `build_output_context` returns."""
+
+
+class _TestInputContext(_TestIOContext, InputContext):
+    """The InputContext `build_input_context` returns."""

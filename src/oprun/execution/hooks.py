@@ -74,10 +74,10 @@ def build_hook_context(
     instance: Any = None,
 ) -> HookContext:
     """A HookContext for invoking a hook directly in a test."""
-    from oprun.execution.logs import RunLogManager
+    from oprun.execution.logs import direct_log
 
     op_handle = op if op is None or hasattr(op, "definition") else _OpHandle(getattr(op, "name", str(op)), op)
-    log = RunLogManager(run_id or "EPHEMERAL", job_name or "ephemeral_job", [], lambda _e: None).for_step(None)
+    log = direct_log()
     return HookContext(
         job_name=job_name, run_id=run_id, hook_def=None, op=op_handle, step_key=getattr(op_handle, "name", None),
         log=log, resources=Resources(resources or {}), op_exception=op_exception, instance=instance,

@@ -120,6 +120,21 @@ class RunLogManager:
             _manage_loggers(self.managed_loggers, self.python_log_level, -1)
 
 
+def _discard(_entry: EventLogEntry) -> None:
+    pass
+
+
+def direct_log() -> StepLog:
+    """The `log` of a context built for a test (`build_op_context`,
+    `build_init_resource_context`, `build_input_context`, `build_output_context`,
+    `build_hook_context`, `build_resources`, or an op or resource invoked with
+    `None`): as in Dagster, every message is printed to stderr by the default
+    console logger, whatever its level, with `system` where a run's line names
+    the job and the run; nothing is stored."""
+    writer = logger_definitions.ConsoleLogWriter("oprun", DEBUG)
+    return RunLogManager("", "system", [writer], _discard).for_step(None)
+
+
 def _logger_level(lg: Any) -> int:
     level = getattr(lg, "level", None)
     if isinstance(level, int) and level > 0:

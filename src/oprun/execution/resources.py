@@ -90,7 +90,9 @@ def build_init_resource_context(
     instance: Any = None,
 ) -> InitResourceContext:
     """An InitResourceContext for invoking a resource function directly in a test."""
-    return InitResourceContext(resource_config=config, resources=Resources(resources or {}), instance=instance)
+    from oprun.execution.logs import direct_log
+
+    return InitResourceContext(resource_config=config, resources=Resources(resources or {}), instance=instance, log=direct_log())
 
 
 def resource_order(resource_defs: Mapping[str, ResourceDefinition], wanted: set[str]) -> list[str]:
@@ -139,8 +141,11 @@ def initialize_resources(
     log: Any = None,
     dagster_run: Any = None,
     emit: Callable[[DagsterEventType, str, Any], object] | None = None,
+    generators: set[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Build the wanted resources (and what they need); tear them down on exit.
+    The keys of those that need teardown (generators, context managers) are added
+    to `generators` when it is given.
 
     With `emit(kind, message, data)`, report RESOURCE_INIT_STARTED, then
     RESOURCE_INIT_SUCCESS with each resource's init time, or RESOURCE_INIT_FAILURE.
@@ -162,6 +167,8 @@ def initialize_resources(
             try:
                 result = definition.get_resource_context_fn_result(context)
                 built[key] = _enter_result(stack, result)
+                if generators is not None and built[key] is not result:
+                    generators.add(key)
             except Exception as exc:
                 if emit is not None:
                     emit(
@@ -187,6 +194,8 @@ class _BuiltResources:
         self._instance = instance
         self._config = dict(resource_config or {})
         self._cm: Any = None
+        # The keys of the resources that need teardown, once built.
+        self.generators: set[str] = set()
 
     def __enter__(self) -> Resources:
         configs = {}
@@ -194,7 +203,11 @@ class _BuiltResources:
             entry = self._config.get(key)
             raw = entry["config"] if isinstance(entry, Mapping) and "config" in entry else entry
             configs[key] = _validated_resource_config(key, definition, raw)
-        self._cm = initialize_resources(self._defs, set(self._defs), configs, self._instance)
+        from oprun.execution.logs import direct_log
+
+        self._cm = initialize_resources(
+            self._defs, set(self._defs), configs, self._instance, log=direct_log(), generators=self.generators,
+        )
         return Resources(self._cm.__enter__())
 
     def __exit__(self, *exc: Any) -> None:

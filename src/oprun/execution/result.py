@@ -114,6 +114,10 @@ class ExecutionResult(abc.ABC):
                 return event
         raise DagsterInvariantViolationError(f"Run {self._run_id} did not fail: it has no RUN_FAILURE event.")
 
+    # Dagster 1.x's names for the two above (DagsterInvariantViolationError is a DagsterError, as Dagster raises).
+    get_run_success_event = get_job_success_event
+    get_run_failure_event = get_job_failure_event
+
     def retry_attempts_for_node(self, node_name: str) -> int:
         return len(self._events_of_type(node_name, DagsterEventType.STEP_RESTARTED))
 

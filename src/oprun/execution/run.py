@@ -257,7 +257,7 @@ def execute_run(
 ) -> tuple[bool, BaseException | None]:
     """Run every step; returns (success, the first step error or run error)."""
     job = prepared.job
-    loggers = build_loggers(job, prepared.resolved, prepared.run.run_id)
+    loggers = build_loggers(job, prepared.resolved, prepared.run.run_id, instance)
     log_manager = RunLogManager(prepared.run.run_id, job.name, loggers, sink, instance=instance)
     active = ActiveExecution(
         prepared.plan, log_manager, retries_enabled=executor.retries_enabled,
@@ -345,16 +345,21 @@ def _log_abandoned(log_manager: RunLogManager, active: ActiveExecution) -> None:
         log_manager.log_message(ERROR, f"Dependencies for step {key} failed: {failed}. Not executing.", key)
 
 
-def build_loggers(job: Any, resolved_config: Any, run_id: str) -> list[Any]:
-    from oprun.definitions.logger import InitLoggerContext
+def build_loggers(job: Any, resolved_config: Any, run_id: str, instance: Any = None) -> list[Any]:
+    """The run's loggers, as Dagster picks them: the job's loggers that run config
+    names under `loggers:`; when it names none, the default console logger, at the
+    instance's `python_logs.python_log_level` (DEBUG when unset)."""
+    from oprun.definitions.logger import InitLoggerContext, colored_console_logger
 
     loggers = []
-    configured = (resolved_config.value.get("loggers") or {}) if resolved_config is not None else {}
-    names = list(configured) if configured else list(job.loggers)
-    for name in names:
-        logger_def = job.loggers.get(name)
-        if logger_def is None:
-            continue
-        config = resolved_config.logger_config(name) if resolved_config is not None else None
-        loggers.append(logger_def.logger_fn(InitLoggerContext(config, logger_def, run_id, job.name)))
+    # The names given (the validated value also holds every logger's defaults).
+    configured = (resolved_config.raw.get("loggers") or {}) if resolved_config is not None else {}
+    for name, logger_def in job.loggers.items():
+        if name in configured:
+            config = resolved_config.logger_config(name)
+            loggers.append(logger_def.logger_fn(InitLoggerContext(config, logger_def, run_id, job.name, job_def=job)))
+    if not loggers:
+        level = getattr(instance, "python_log_level", None) or "DEBUG"
+        console = colored_console_logger
+        loggers.append(console.logger_fn(InitLoggerContext({"log_level": level}, console, run_id, job.name, job_def=job)))
     return loggers

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from oprun.definitions.jobs.io import NO_VALUE
+from oprun.definitions.jobs.io import DEFAULT_OUTPUT, NO_VALUE
 from oprun.definitions.jobs.results import AssetMaterialization, AssetObservation, DynamicOutput, ExpectationResult, Output
 from oprun.errors import (
     DagsterExecutionLoadInputError,
@@ -166,8 +166,11 @@ def _load_inputs(rc: RunContext, step: ExecutionStep, context: OpExecutionContex
             value = _unconnected_value(rc, step, input_def, source)
         else:
             raise DagsterInvariantViolationError(f"Step {step.key}: input '{step_input.name}' has an unresolved source {source!r}")
-        _type_check_input(rc, step, context, step_input.name, input_def, value)
         values[step_input.name] = value
+    # As in Dagster, every input is loaded first (LOADED_INPUT...), then each is type checked (STEP_INPUT...).
+    for step_input in step.inputs:
+        if step_input.name in values:
+            _type_check_input(rc, step, context, step_input.name, step_input.input_def, values[step_input.name])
     return values
 
 
@@ -355,7 +358,9 @@ def _run_compute(rc: RunContext, step: ExecutionStep, context: OpExecutionContex
     else:
         result = _run_coroutine(fn(*args, **kwargs)) if op_def.is_async else fn(*args, **kwargs)
         if len(op_def.output_defs) == 1 and not op_def.output_defs[0].is_dynamic and not isinstance(result, (Output, DynamicOutput)):
-            # The common case, kept short: one output, a plain returned value.
+            # The common case, kept short: one output, a plain returned value. As in
+            # Dagster, events logged with context.log_event come before the output.
+            _flush_logged_events(rc, step, context)
             _handle_output(rc, step, context, op_def.output_defs[0], result, None, None, emitted)
             _flush_logged_events(rc, step, context)
             return
@@ -387,7 +392,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
     outputs = op_def.output_defs
     # A dynamic output's value is a list of DynamicOutput, even alone (as Dagster).
     if isinstance(result, (Output, DynamicOutput)) and not (len(outputs) == 1 and outputs[0].is_dynamic):
-        yield result
+        yield _named(op_def, result, outputs[0], 0) if len(outputs) == 1 else result
         return
     if not outputs:
         if result is not None:
@@ -399,13 +404,7 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
     if len(outputs) == 1:
         out = outputs[0]
         if out.is_dynamic:
-            if not isinstance(result, list) or not all(isinstance(r, DynamicOutput) for r in result):
-                raise _FrameworkError(
-                    f"Error with output for op \"{op_def.name}\": dynamic output '{out.name}' expected a list of "
-                    f"DynamicOutput objects, but instead received instead an object of type {type(result)}. "
-                    f"Return or yield DynamicOutput objects (a list of them), got {_short(result)}."
-                )
-            yield from result
+            yield from _dynamic_items(op_def, result, out, 0)
             return
         yield Output(result, out.name)
         return
@@ -416,13 +415,41 @@ def _returned_items(step: ExecutionStep, result: Any) -> Iterator[Any]:
             f'Op "{op_def.name}" has {len(outputs)} outputs {[o.name for o in outputs]}: return a tuple of '
             f"{len(outputs)} values in that order (or yield Output(value, name)), got {_short(result)}."
         )
-    for out, value in zip(outputs, result, strict=True):
-        if isinstance(value, (Output, DynamicOutput)):
-            yield value
-        elif out.is_dynamic:
-            yield from value
+    for position, (out, value) in enumerate(zip(outputs, result, strict=True)):
+        if out.is_dynamic:
+            yield from _dynamic_items(op_def, value, out, position)
+        elif isinstance(value, (Output, DynamicOutput)):
+            yield _named(op_def, value, out, position)
         else:
             yield Output(value, out.name)
+
+
+def _dynamic_items(op_def: Any, value: Any, out: Any, position: int) -> Iterator[Any]:
+    if not isinstance(value, list) or not all(isinstance(r, DynamicOutput) for r in value):
+        raise _FrameworkError(
+            f"Error with output for op \"{op_def.name}\": dynamic output '{out.name}' expected a list of "
+            f"DynamicOutput objects, but instead received instead an object of type {type(value)}. "
+            f"Return or yield DynamicOutput objects (a list of them), got {_short(value)}."
+        )
+    for item in value:
+        yield _named(op_def, item, out, position)
+
+
+def _named(op_def: Any, item: Any, out: Any, position: int) -> Any:
+    """A returned Output or DynamicOutput belongs to the output at its position, as in
+    Dagster: one left with the default name takes that output's name; any other name
+    must be that output's."""
+    if item.output_name == out.name:
+        return item
+    if item.output_name != DEFAULT_OUTPUT:
+        raise _FrameworkError(
+            f"Error with output for op \"{op_def.name}\": Bad state: Output was explicitly named "
+            f"'{item.output_name}', which does not match the output definition specified for position "
+            f"{position}: '{out.name}'."
+        )
+    if isinstance(item, DynamicOutput):
+        return DynamicOutput(item.value, item.mapping_key, out.name, item.metadata)
+    return Output(item.value, out.name, item.metadata, item.data_version, item.tags)
 
 
 def _short(value: Any, limit: int = 80) -> str:
@@ -532,6 +559,8 @@ def _handle_output(
         f'Yielded output "{name}"{shown} of type "{dagster_type.display_name}". (Type check passed).',
     )
     rc.capture_output(step.key, name, mapping_key, value)
+    if dagster_type.is_nothing:
+        return  # as in Dagster, a Nothing output has no value to store: no IO manager, no HANDLED_OUTPUT
     manager_key = out_def.io_manager_key
     handled_metadata: dict[str, Any] = {}
     if rc.stores_output(manager_key):
@@ -556,6 +585,8 @@ def _handle_output(
             for item in outcome:  # handle_output may yield metadata or events
                 if isinstance(item, (AssetMaterialization, ExpectationResult)):
                     _log_user_event(rc, step, item)
+        for item in output_context.consume_logged_events():  # context.log_event in handle_output
+            _log_user_event(rc, step, item)
         handled_metadata = output_context.consume_added_metadata()
     _event(rc, _HANDLED_OUTPUT, step, HandledOutputData(name, manager_key, handled_metadata), f'Handled output "{name}" using IO manager "{manager_key}"')
 

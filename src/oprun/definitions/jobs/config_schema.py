@@ -440,11 +440,17 @@ DEFAULT_CONFIG_SOURCE = "its default config (config= given to @job or to_job)"
 
 
 def fixed_value_problems(schema: Any, value: Any, source: str) -> tuple[ConfigProblem, ...]:
-    """The problems of `value` against `schema`, each from `source`; () when valid."""
+    """The problems of `value` against `schema`, each from `source`; () when valid.
+
+    A value read from an environment variable (`{"env": "NAME"}`) is not judged
+    here: as in Dagster, the variable is read when a run resolves its config, so
+    one that is unset (or not a valid value) when the job is built is no problem
+    if it is set by then. (Post-processing errors are exactly those of env sources.)
+    """
     result = validate_config(schema, value)
     if result.success:
         return ()
-    return tuple(ConfigProblem(source, error) for error in result.errors)
+    return tuple(ConfigProblem(source, error) for error in result.errors if error.reason != "FAILED_POST_PROCESSING")
 
 
 def config_problems(definition: Any) -> tuple[ConfigProblem, ...]:

@@ -55,10 +55,11 @@ class ResourceDefinition:
         """Direct invocation, as in tests: `my_resource(build_init_resource_context(...))`."""
         if self._fn_takes_context:
             # The context parameter may have any name, and may be passed by it.
-            if not args and _first_positional(self.resource_fn) not in kwargs:
+            # No context, or None (as in Dagster): an empty one, as build_init_resource_context() gives.
+            if (not args and _first_positional(self.resource_fn) not in kwargs) or (args and args[0] is None):
                 from oprun.execution.resources import build_init_resource_context
 
-                args = (build_init_resource_context(),)
+                args = (build_init_resource_context(), *args[1:])
             return self.resource_fn(*args, **kwargs)
         return self.resource_fn()
 
