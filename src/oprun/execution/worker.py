@@ -22,6 +22,7 @@ from oprun.execution.prepare import prepare_stored_run
 from oprun.execution.reconstruct import ReconstructableJob
 from oprun.execution.run import RunContext, build_run_resources, resources_wanted
 from oprun.execution.step import run_step
+from oprun.instance.instance import python_logs_settings
 
 
 class WorkerSession:
@@ -116,6 +117,20 @@ class _WorkerInstance:
 
     def compute_logs_directory(self) -> str:
         return os.path.join(self.root_directory, "logs")
+
+    # python_logs come with the settings: a step worker's log manager reads them
+    # at start, and must not open the database (and load SQLAlchemy) to do so.
+    @property
+    def managed_python_loggers(self) -> list[str]:
+        return python_logs_settings(self._ref.get("overrides") or {})[0]
+
+    @property
+    def python_log_level(self) -> str | None:
+        return python_logs_settings(self._ref.get("overrides") or {})[1]
+
+    @property
+    def python_log_handler_config(self) -> dict[str, Any]:
+        return python_logs_settings(self._ref.get("overrides") or {})[2]
 
     def _has_artifact_override(self) -> bool:
         return bool((self._ref.get("overrides") or {}).get("local_artifact_storage")) or _config_mentions_artifacts(self.root_directory)

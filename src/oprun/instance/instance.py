@@ -99,6 +99,19 @@ def _check_python_logs(section: Any, path: str) -> None:
         )
 
 
+def python_logs_settings(settings: Mapping[str, Any]) -> tuple[list[str], str | None, dict[str, Any]]:
+    """(managed loggers, level, handler config) of an instance config's
+    `python_logs`; step workers read them from the settings they are given,
+    without opening the instance."""
+    section = settings.get("python_logs") or {}
+    level = section.get("python_log_level")
+    return (
+        list(section.get("managed_python_loggers") or []),
+        str(level) if level is not None else None,
+        dict(section.get("dagster_handler_config") or {}),
+    )
+
+
 def _postgres_url(config: Mapping[str, Any], where: str) -> str:
     if "postgres_url" in config:
         return str(_env_value(config["postgres_url"], f"{where}:postgres_url"))
@@ -228,21 +241,17 @@ class DagsterInstance:
     def managed_python_loggers(self) -> list[str]:
         """The Python loggers whose records, made in a run's ops, go to the run's
         event log and loggers ("root" is the root logger)."""
-        section = self._settings.get("python_logs") or {}
-        return list(section.get("managed_python_loggers") or [])
+        return python_logs_settings(self._settings)[0]
 
     @property
     def python_log_handler_config(self) -> dict[str, Any]:
         """`python_logs.dagster_handler_config`: dictConfig handlers for run logs."""
-        section = self._settings.get("python_logs") or {}
-        return dict(section.get("dagster_handler_config") or {})
+        return python_logs_settings(self._settings)[2]
 
     @property
     def python_log_level(self) -> str | None:
         """The level the managed loggers are set to while a run captures them."""
-        section = self._settings.get("python_logs") or {}
-        level = section.get("python_log_level")
-        return str(level) if level is not None else None
+        return python_logs_settings(self._settings)[1]
 
     # -- places --
 
