@@ -68,6 +68,23 @@ def _run_from_row(row: Any, tags: dict[str, str]) -> DagsterRun:
     )
 
 
+def _insert_or_ignore(conn: sa.Connection, table: sa.Table, key: str) -> Any:
+    """An INSERT that does nothing when a row with the same `key` exists, even one
+    committed by another process a moment ago (with `.returning(...)` it then
+    returns no row: rowcount is not reliable with RETURNING); any other constraint
+    violation still raises."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    # only SQLite and PostgreSQL are supported; say so rather than race
+    raise DagsterStorageError(f"Unsupported database dialect {conn.dialect.name!r}: oprun stores runs on SQLite or PostgreSQL.")
+
+
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
@@ -106,7 +123,10 @@ class SqlRunStorage(RunStorage):
         with self._engine.begin() as conn:
             yield conn
 
-    def _do(self, fn: Callable[[sa.Connection], T]) -> T:
+    def _do(self, fn: Callable[[sa.Connection], T], what: str | None = None) -> T:
+        """`fn` in one transaction, retried on `database is locked`; backend errors
+        become `DagsterStorageError` (saying `what` failed, when given), cause kept."""
+        failed = f"Storage error while {what}" if what else "Storage error"
         attempts = 0
         while True:
             try:
@@ -118,11 +138,11 @@ class SqlRunStorage(RunStorage):
                     attempts += 1
                     time.sleep(min(0.5, 0.01 * attempts) * (0.5 + random.random()))  # back off, with jitter
                     continue
-                raise DagsterStorageError(f"Storage error: {exc.orig}") from exc
-            except IntegrityError:
-                raise
+                raise DagsterStorageError(f"{failed}: {exc.orig}") from exc
+            except IntegrityError as exc:
+                raise DagsterStorageError(f"{failed}: the database refused the write: {exc.orig}") from exc
             except SQLAlchemyError as exc:
-                raise DagsterStorageError(f"Storage error: {exc}") from exc
+                raise DagsterStorageError(f"{failed}: {exc}") from exc
 
     # -- runs --
 
@@ -132,19 +152,20 @@ class SqlRunStorage(RunStorage):
 
         def write(conn: sa.Connection) -> DagsterRun:
             if snapshot is not None:
-                exists = conn.execute(sa.select(schema.snapshots.c.snapshot_id).where(schema.snapshots.c.snapshot_id == run.job_snapshot_id)).first()
-                if exists is None:
-                    conn.execute(schema.snapshots.insert().values(snapshot_id=run.job_snapshot_id, body=json.dumps(snapshot, default=str)))
+                # Processes starting the first run of a new job version at once all
+                # insert its snapshot: one row wins, the others' conflicts are no error.
+                body = json.dumps(snapshot, default=str)
+                conn.execute(_insert_or_ignore(conn, schema.snapshots, "snapshot_id").values(snapshot_id=run.job_snapshot_id, body=body))
             stamp = _naive_utc(now())
-            conn.execute(schema.runs.insert().values(**_run_to_row(run), create_timestamp=stamp, update_timestamp=stamp))
+            row = {**_run_to_row(run), "create_timestamp": stamp, "update_timestamp": stamp}
+            inserted = conn.execute(_insert_or_ignore(conn, schema.runs, "run_id").values(**row).returning(schema.runs.c.run_id)).first()
+            if inserted is None:
+                raise DagsterInvariantViolationError(f"A run with id {run.run_id} already exists.")  # rolls back the snapshot
             if run.tags:
                 conn.execute(schema.run_tags.insert(), [{"run_id": run.run_id, "key": k, "value": str(v)} for k, v in run.tags.items()])
             return run
 
-        try:
-            return self._do(write)
-        except IntegrityError as exc:
-            raise DagsterInvariantViolationError(f"A run with id {run.run_id} already exists.") from exc
+        return self._do(write, what=f"recording run {run.run_id} of job '{run.job_name}'")
 
     def _tags_for(self, conn: sa.Connection, run_ids: list[str]) -> dict[str, dict[str, str]]:
         tags: dict[str, dict[str, str]] = {r: {} for r in run_ids}
@@ -361,7 +382,28 @@ class PostgresRunStorage(SqlRunStorage):
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args or {})
+        sa_event.listen(engine, "handle_error", _postgres_connect_error)
         super().__init__(engine)
         self.where = url.split("@")[-1]
         if check_schema:
             self._check_schema()
+
+
+def _postgres_connect_error(context: Any) -> None:
+    """A connection that could not be opened (server down, wrong host or port,
+    refused login) becomes one `DagsterStorageError` naming the host, port and
+    database, with the URL's password masked; the driver's error is its cause."""
+    if context.connection is not None:  # an error on an open connection: _do translates it
+        return
+    url = context.engine.url if context.engine is not None else None
+    if url is None:
+        return
+    host = url.host or url.query.get("host") or "localhost"
+    port = url.port or url.query.get("port") or 5432
+    reason = " ".join(str(context.original_exception).split())
+    if url.password and len(str(url.password)) >= 4:  # never echo it, even if the driver did
+        reason = reason.replace(str(url.password), "***")
+    raise DagsterStorageError(
+        f"Cannot connect to PostgreSQL at {host}:{port} (database {url.database or '-'}, "
+        f"URL {url.render_as_string(hide_password=True)}): {reason}"
+    ) from context.original_exception

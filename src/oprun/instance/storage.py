@@ -135,7 +135,9 @@ class RunStorage(abc.ABC):
 
     @abc.abstractmethod
     def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
-        """Store a new run (and its job snapshot, deduplicated); duplicate ids raise."""
+        """Store a new run (and its job snapshot, deduplicated: a snapshot already
+        stored, even by a concurrent writer, is not an error); a duplicate run id
+        raises `DagsterInvariantViolationError` ("A run with id ... already exists")."""
 
     @abc.abstractmethod
     def get_run_records(
