@@ -82,9 +82,74 @@ class ConfigResult(NamedTuple):
     secret_paths: frozenset[Path]
 
 
+# How deep a config value may nest dicts and lists, counted from the root of its
+# document (`{"a": 1}` nests one level). Deeper values are refused with an error
+# naming the path and this limit: a document nested ~1,000 levels deep (valid JSON)
+# would otherwise break whatever walks it next (json, deepcopy, repr).
+MAX_CONFIG_DEPTH = 100
+
+# Ints with more digits than Python will turn into text by default
+# (`sys.get_int_max_str_digits()`, 4,300) can be neither shown nor stored as JSON.
+_INT_LIMIT = 10**4300
+
+
 def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
+    """The repr of a value for a message, cut to `limit` characters. Built only as
+    far as the limit (a value may be huge or nested very deep), and never failing
+    (an object's repr may raise)."""
+    text = _shown(value, limit + 1)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shown(value: Any, budget: int) -> str:
+    """repr(value), or any text longer than `budget` once it would be longer."""
+    kind = type(value)
+    if kind is str:
+        return repr(value[:budget])
+    if kind is int:
+        if value.bit_length() > 14_000:  # too many digits to print (see _INT_LIMIT)
+            return f"<int of about {int(value.bit_length() * 0.30103) + 1} digits>"
+        return repr(value)
+    if kind is dict or kind is list or kind is tuple:
+        if budget <= 0:
+            return "..."
+        brackets = "{}" if kind is dict else "[]" if kind is list else "()"
+        parts = [brackets[0]]
+        used = 1
+        items = value.items() if kind is dict else value
+        for i, item in enumerate(items):
+            if used > budget:
+                break
+            if i:
+                parts.append(", ")
+                used += 2
+            if kind is dict:
+                key = _shown(item[0], budget - used)
+                used += len(key) + 2
+                parts.append(key + ": ")
+                item = item[1]
+            text = _shown(item, budget - used)
+            used += len(text)
+            parts.append(text)
+        if kind is tuple and len(value) == 1:
+            parts.append(",")
+        parts.append(brackets[1])
+        return "".join(parts)
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - only a message: any repr may fail
+        return f"<{kind.__name__} object (its repr failed)>"
+    return text if isinstance(text, str) else f"<{kind.__name__} object>"
+
+
+def _key_part(key: Any) -> str | int:
+    """A dict key as a part of a path (str or int), whatever its type."""
+    return key if isinstance(key, str) or (type(key) is int and -_INT_LIMIT < key < _INT_LIMIT) else _short(key)
+
+
+def _key_text(key: Any) -> str:
+    """A dict key as text for a message, whatever its type."""
+    return key if isinstance(key, str) else _short(key)
 
 
 def _at(path: Path) -> str:
@@ -185,7 +250,21 @@ def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
         return _check_shape(config_type, value, path, run)
     if isinstance(config_type, Scalar):
         if config_type.accepts(value):
-            return float(value) if config_type.word == "float" else value
+            word = config_type.word
+            if word == "float":
+                try:
+                    return float(value)
+                except OverflowError:  # an int past a float's range (about 1.8e308)
+                    return _too_large(config_type, value, path, run)
+            if word == "int" and not -_INT_LIMIT < value < _INT_LIMIT:
+                return _too_large(config_type, value, path, run)
+            return value
+        explain = getattr(config_type, "explain_rejection", None)  # a scalar with its own rule
+        detail = explain(value) if explain is not None else None
+        if detail is not None:
+            message, suggestion = detail
+            run.error(path, "RUNTIME_TYPE_MISMATCH", f"Invalid value {_at(path)}: {message}{suggestion}", config_type, value, suggestion.strip() or None)
+            return _MISSING
         run.error(
             path, "RUNTIME_TYPE_MISMATCH",
             f'Invalid scalar {_at(path)}. Value "{_short(value)}" of type "{type(value).__name__}" is not valid '
@@ -213,7 +292,7 @@ def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
     if isinstance(config_type, Enum):
         if config_type.has(value):
             return config_type.python_value(value)
-        suggestion = did_you_mean(str(value), config_type.config_values)
+        suggestion = did_you_mean(value, config_type.config_values) if isinstance(value, str) else ""
         run.error(
             path, "RUNTIME_TYPE_MISMATCH",
             f"Value {_at(path)} not in enum type {config_type.name} got {_short(value)}. Expected one of "
@@ -225,13 +304,99 @@ def _check(config_type: ConfigType, value: Any, path: Path, run: _Run) -> Any:
         if isinstance(value, (dict, list)):
             return _check(config_type.non_scalar_type, value, path, run)
         return _check(config_type.scalar_type, value, path, run)
-    return value  # Any
+    return value if _storable(value, path, run) else _MISSING  # Any
+
+
+def _too_large(config_type: Scalar, value: Any, path: Path, run: _Run) -> Any:
+    limit = "about 1.8e308" if config_type.word == "float" else "4300 digits"
+    run.error(
+        path, "RUNTIME_TYPE_MISMATCH",
+        f'Invalid scalar {_at(path)}. Value "{_short(value)}" of type "{type(value).__name__}" is too large for '
+        f'expected type "{config_type.display_name}" (at most {limit}).',
+        config_type, value,
+    )
+    return _MISSING
+
+
+def _storable(value: Any, path: Path, run: _Run) -> bool:
+    """Whether a value no schema walks (an `Any` value, an extra entry of a
+    `Permissive` shape) nests within MAX_CONFIG_DEPTH and holds no int too large
+    to print; if not, an error at `path` says where. Scalars cost one type check;
+    containers are walked without copying."""
+    kind = type(value)
+    if kind is str or kind is float or kind is bool or value is None:
+        return True
+    room = MAX_CONFIG_DEPTH - (len(path) - 1)
+    stack = [(value, room)]
+    while stack:
+        item, left = stack.pop()
+        if isinstance(item, Mapping):
+            children: Any = item.values()
+        elif isinstance(item, (list, tuple)):
+            children = item
+        else:
+            if type(item) is int and not -_INT_LIMIT < item < _INT_LIMIT:
+                break
+            continue
+        if left <= 0:
+            break
+        for child in children:
+            if type(child) is not str:
+                stack.append((child, left - 1))
+    else:
+        return True
+    where, too_deep = _first_unstorable(value, path, room)
+    if too_deep:
+        message = (
+            f"Value {_at(path)} is nested too deep: config values may nest dicts and lists at most "
+            f"{MAX_CONFIG_DEPTH} levels deep (the document itself is level 1), and this one has a dict or list at "
+            f"level {len(where)}: {_path_shown(where)}."
+        )
+    else:
+        message = f"Value {_at(path)} holds an int too large (more than 4300 digits) at {_path_shown(where)}."
+    run.error(path, "RUNTIME_TYPE_MISMATCH", message, None, value)
+    return False
+
+
+def _first_unstorable(value: Any, path: Path, room: int) -> tuple[Path, bool]:
+    """The path of the first container past the depth limit (True), or of an int
+    too large (False), in a value `_storable` refused."""
+    stack: list[tuple[Any, int, Path]] = [(value, room, path)]
+    while stack:
+        item, left, where = stack.pop()
+        if isinstance(item, Mapping):
+            children: list[tuple[Any, Path]] = [(v, (*where, _key_part(k))) for k, v in item.items()]
+        elif isinstance(item, (list, tuple)):
+            children = [(v, (*where, i)) for i, v in enumerate(item)]
+        else:
+            if type(item) is int and not -_INT_LIMIT < item < _INT_LIMIT:
+                return where, False
+            continue
+        if left <= 0:
+            return where, True
+        stack.extend((child, left - 1, child_path) for child, child_path in reversed(children))
+    return path, True  # not reached: `_storable` found one
+
+
+def _path_shown(path: Path) -> str:
+    """A path for a message, its middle elided when long."""
+    if len(path) <= 12:
+        return path_to_str(path)
+    return f"{path_to_str(path[:6])}:...:{path_to_str(path[-4:])}"
 
 
 def _check_source(config_type: Source, value: Any, path: Path, run: _Run) -> Any:
     if isinstance(value, Mapping) and set(value) == {"env"}:
         name = value["env"]
-        raw = os.environ.get(str(name))
+        if not isinstance(name, str):
+            run.error(
+                path, "RUNTIME_TYPE_MISMATCH",
+                f'Invalid environment variable name {_at(path)}: {{"env": ...}} takes the name as a string, got '
+                f'"{_short(name)}" of type "{type(name).__name__}".',
+                config_type, value,
+            )
+            return _MISSING
+        raw = os.environ.get(name)
         if raw is None:
             run.error(
                 path, "FAILED_POST_PROCESSING",
@@ -241,13 +406,13 @@ def _check_source(config_type: Source, value: Any, path: Path, run: _Run) -> Any
             )
             return _MISSING
         run.secrets.add(path)
-        return _from_env(config_type, raw, str(name), path, run)
+        return _from_env(config_type, raw, name, path, run)
     if type(value).__name__ in ("EnvVar", "IntEnvVar"):  # EnvVar(...), EnvVar.int(...)
         name = getattr(value, "env_var_name", value)
         run.error(
             path, "RUNTIME_TYPE_MISMATCH",
-            f'Invalid use of environment variable wrapper {_at(path)}: {value!r} only works in '
-            f"Config and resource classes. In a raw config dict, replace it with {{'env': '{name}'}}.",
+            f'Invalid use of environment variable wrapper {_at(path)}: {_short(value, 200)} only works in '
+            f"Config and resource classes. In a raw config dict, replace it with {{'env': '{_key_text(name)}'}}.",
             config_type, value,
         )
         return _MISSING
@@ -289,17 +454,19 @@ def _check_map(config_type: Map, value: Any, path: Path, run: _Run) -> Any:
         return _MISSING
     out = {}
     for key, item in value.items():
-        checked_key = _check(config_type.key_type, key, (*path, str(key)), run)
-        out[checked_key] = _check(config_type.inner_type, item, (*path, str(key)), run)
+        where = (*path, _key_text(key))
+        checked_key = _check(config_type.key_type, key, where, run)
+        out[checked_key] = _check(config_type.inner_type, item, where, run)
     return out
 
 
-def _unexpected(config_type: Shape, keys: list[str], path: Path, run: _Run, value: Any) -> None:
+def _unexpected(config_type: Shape, keys: list[Any], path: Path, run: _Run, value: Any) -> None:
     for key in keys:
-        suggestion = did_you_mean(key, config_type.fields)
+        text = _key_text(key)
+        suggestion = did_you_mean(text, config_type.fields)
         run.error(
-            (*path, key), "FIELD_NOT_DEFINED",
-            f'Received unexpected config entry "{key}" {_at(path)}. Expected: "{config_type.display_name}".{suggestion}',
+            (*path, _key_part(key)), "FIELD_NOT_DEFINED",
+            f'Received unexpected config entry "{text}" {_at(path)}. Expected: "{config_type.display_name}".{suggestion}',
             config_type, value.get(key), suggestion.strip() or None,
         )
 
@@ -337,7 +504,9 @@ def _check_shape(config_type: Shape, value: Any, path: Path, run: _Run) -> Any:
         _missing(config_type, missing, path, run)
     if isinstance(config_type, Permissive):
         for key in unknown:
-            out[key] = value[key]
+            item = value[key]
+            if _storable(item, (*path, _key_part(key)), run):
+                out[key] = item
     return out
 
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple
 
 from oprun.config.types import Shape
-from oprun.config.validate import validate_config
+from oprun.config.validate import EvaluationError, _short, validate_config
 from oprun.definitions.jobs.config_schema import accept_left_out, deferred_config_error, node_fields
 from oprun.definitions.jobs.graph import nodes_config_by_name
 from oprun.errors import DagsterInvalidConfigError
@@ -66,9 +66,15 @@ def _to_dict(run_config: Any) -> dict[str, Any]:
         config_dict: dict[str, Any] = to_dict()  # RunConfig's or a Config's: a dict
         return config_dict
     if not isinstance(run_config, Mapping):
+        found = f'"{_short(run_config)}" of type "{type(run_config).__name__}"'
         raise DagsterInvalidConfigError(
             "Error in run config: expected a dict or a RunConfig",
-            [],
+            [EvaluationError(
+                ("root",), "RUNTIME_TYPE_MISMATCH",
+                f"Value at the root must be a dict (or a RunConfig): a run config is a mapping of sections "
+                f"(ops, resources, loggers, execution), found {found}.",
+                "dict", _short(run_config),
+            )],
             run_config,
         )
     return dict(run_config)
