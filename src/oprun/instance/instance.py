@@ -22,10 +22,7 @@ if TYPE_CHECKING:
     from datetime import timedelta
 
 CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
-_TOP_LEVEL_KEYS = {
-    "storage", "local_artifact_storage", "compute_logs", "run_launcher", "run_coordinator", "telemetry",
-    "run_monitoring", "concurrency", "python_logs",
-}
+# The sections and keys the file may hold: `oprun.instance.config_schema`.
 _PYTHON_LOGS_KEYS = {"managed_python_loggers", "python_log_level", "dagster_handler_config"}
 _LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG")
 
@@ -53,16 +50,19 @@ def _read_config(home: str) -> tuple[dict[str, Any], str | None]:
                 raise DagsterInstanceConfigError(f"Instance config {path} is not valid YAML: {exc}") from exc
             if not isinstance(data, dict):
                 raise DagsterInstanceConfigError(f"Instance config {path} must be a mapping, found {type(data).__name__}.")
-            for key in data:
-                if key not in _TOP_LEVEL_KEYS:
-                    raise DagsterInstanceConfigError(
-                        f"Instance config {path}: unknown key '{key}'. Expected one of {sorted(_TOP_LEVEL_KEYS)}."
-                        f"{did_you_mean(key, _TOP_LEVEL_KEYS)}"
-                    )
-            if "python_logs" in data:
-                _check_python_logs(data["python_logs"], path)
+            _check_config(data, path)
             return data, path
     return {}, None
+
+
+def _check_config(data: Mapping[str, Any], where: str) -> None:
+    """The whole file against the instance config schema (`config_schema`), after
+    the `python_logs` checks, whose messages say more."""
+    if "python_logs" in data:
+        _check_python_logs(data["python_logs"], where)
+    from oprun.instance.config_schema import check_instance_config
+
+    check_instance_config(data, where)
 
 
 def _check_python_logs(section: Any, path: str) -> None:
@@ -122,11 +122,14 @@ def _postgres_url(config: Mapping[str, Any], where: str) -> str:
     for key in ("username", "hostname", "db_name"):
         if not parts[key]:
             raise DagsterInstanceConfigError(f"{where}:postgres_db: missing required key '{key}'.")
-    from urllib.parse import quote
+    from urllib.parse import quote, urlencode
 
-    password = f":{quote(str(parts['password']))}" if parts["password"] else ""
+    password = f":{quote(str(parts['password']), safe='')}" if parts["password"] else ""
     port = f":{parts['port']}" if parts["port"] else ""
-    return f"postgresql+psycopg://{quote(str(parts['username']))}{password}@{parts['hostname']}{port}/{parts['db_name']}"
+    scheme = _env_value(db.get("scheme"), f"{where}:postgres_db:scheme") or "postgresql+psycopg"
+    params = db.get("params") or {}
+    query = ("?" + urlencode({k: str(v) for k, v in params.items()})) if params else ""
+    return f"{scheme}://{quote(str(parts['username']), safe='')}{password}@{parts['hostname']}{port}/{parts['db_name']}{query}"
 
 
 def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None, check_schema: bool = True) -> RunStorage:
@@ -148,6 +151,15 @@ def _storage_from_config(home: str, config: Mapping[str, Any], path: str | None,
     raise DagsterInstanceConfigError(
         f"{where}: unknown storage '{kind}'. Expected 'sqlite' or 'postgres'.{did_you_mean(str(kind), ['sqlite', 'postgres'])}"
     )
+
+
+def _artifact_base_dir(section: Any) -> Any:
+    """`local_artifact_storage`'s base_dir: oprun's `{base_dir}` or Dagster's
+    `{module, class, config: {base_dir}}`."""
+    if not isinstance(section, Mapping):
+        return None
+    config = section.get("config")
+    return section.get("base_dir") or (config.get("base_dir") if isinstance(config, Mapping) else None)
 
 
 def home_directory() -> str:
@@ -191,8 +203,8 @@ class DagsterInstance:
         home = os.path.abspath(os.path.expanduser(home))
         os.makedirs(home, exist_ok=True)
         config, path = _read_config(home)
-        if overrides and "python_logs" in overrides:
-            _check_python_logs(overrides["python_logs"], "overrides")
+        if overrides:
+            _check_config(overrides, "overrides")
         config = {**config, **(overrides or {})}
         return DagsterInstance(_storage_from_config(home, config, path), home, config)
 
@@ -267,7 +279,7 @@ class DagsterInstance:
 
     def storage_directory(self) -> str:
         artifact_storage = self._settings.get("local_artifact_storage")
-        base = (artifact_storage or {}).get("base_dir") if isinstance(artifact_storage, Mapping) else None
+        base = _artifact_base_dir(artifact_storage)
         if base:
             return os.path.join(str(_env_value(base, "local_artifact_storage:base_dir")), "storage")
         if self._root is None:
