@@ -8,7 +8,9 @@ start: config, resources, selection and partition are checked first.
 from __future__ import annotations
 
 import json
+import math
 import os
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -94,20 +96,94 @@ def reconstructable_for(location: Any, job: Any, op_selection: list[str] | None 
 
 
 def read_run_config(config_files: tuple[str, ...], config_json: str | None) -> dict[str, Any]:
-    from oprun.config.run_config import load_yaml_configs, merge_run_configs
+    from oprun.config.run_config import merge_run_configs
 
     if config_files and config_json:
         raise CliFailure("Error: Cannot specify both -c / --config and --config-json.", 2)
     if config_json:
         try:
-            value = json.loads(config_json)
+            value = json.loads(config_json, parse_int=_parse_int, parse_float=_parse_float)
         except json.JSONDecodeError as exc:
             raise CliFailure(f"Error: Invalid JSON-string given for `--config-json`: {exc}.", 2) from exc
         if not isinstance(value, dict):
             raise CliFailure("Error: --config-json must be a JSON object.", 2)
+        _check_numbers(value, "root")
         return value
     with user_errors():
-        return merge_run_configs(load_yaml_configs(config_files)) if config_files else {}
+        return merge_run_configs(*(_load_config_file(path) for path in _config_paths(config_files)))
+
+
+class _OutOfRange:
+    """A JSON number Python cannot hold as written: a float literal past a float's
+    range (1e400 would become inf) or an integer too long to read. Kept as its
+    text, so the error names it and its path (validation rejects the rest, e.g. a
+    huge integer for a Float field, with the path too)."""
+
+    def __init__(self, text: str, why: str) -> None:
+        self.text = text
+        self.why = why
+
+
+def _parse_int(text: str) -> Any:
+    try:
+        return int(text)
+    except ValueError:  # past Python's limit for reading integers
+        return _OutOfRange(text, f"is too long to read (at most {sys.get_int_max_str_digits()} digits)")
+
+
+def _parse_float(text: str) -> Any:
+    value = float(text)
+    return value if math.isfinite(value) else _OutOfRange(text, "is out of range for a float (at most about 1.8e308)")
+
+
+def _check_numbers(document: dict[str, Any], root: str) -> None:
+    """One clear error, with the config path, for a number out of range. Walked
+    without recursion: a valid JSON document may nest deeper than Python's stack."""
+    pending: list[tuple[Any, str]] = [(document, root)]
+    while pending:
+        value, path = pending.pop()
+        if isinstance(value, dict):
+            pending.extend((item, f"{path}:{key}") for key, item in reversed(list(value.items())))
+        elif isinstance(value, list):
+            pending.extend((item, f"{path}[{index}]") for index, item in reversed(list(enumerate(value))))
+        elif isinstance(value, _OutOfRange):
+            text = value.text if len(value.text) <= 40 else f"{value.text[:20]}...{value.text[-10:]} ({len(value.text)} characters)"
+            raise CliFailure(f"Error: Invalid number in `--config-json` at path {path}: {text} {value.why}.", 2)
+
+
+def _config_paths(config_files: tuple[str, ...]) -> list[str]:
+    """The -c files in order, each glob expanded (sorted)."""
+    import glob
+
+    paths = []
+    for pattern in config_files:
+        matches = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+        if not matches:
+            raise CliFailure(f"Error: No run config file matches {pattern}.", 2)
+        paths.extend(matches)
+    return paths
+
+
+def _load_config_file(path: str) -> dict[str, Any]:
+    """One YAML run config file; a file that cannot be read, is not UTF-8 text
+    (a binary file) or is not YAML is named in the error."""
+    from oprun.config.run_config import load_yaml_string
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as exc:
+        raise CliFailure(f"Error: Cannot read run config file {path}: {exc.strerror or exc}.", 2) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise CliFailure(
+            f"Error: Run config file {path} is not a YAML text file: it is not valid UTF-8 "
+            f"(byte 0x{data[exc.start]:02x} at position {exc.start}); is it a binary file?", 2,
+        ) from exc
+    if "\x00" in text:
+        raise CliFailure(f"Error: Run config file {path} is not a YAML text file: it contains NUL bytes; is it a binary file?", 2)
+    return load_yaml_string(text, path)
 
 
 def read_tags(tags: str | None) -> dict[str, Any]:

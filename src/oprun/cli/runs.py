@@ -97,22 +97,79 @@ def run_list(job_name: str | None, statuses: tuple[str, ...], tags: tuple[str, .
     echo_table(["run_id", "job", "status", "started", "duration"], rows)
 
 
-def _steps(instance: Any, run_id: str) -> list[dict[str, Any]]:
+def _entry_error(entry: Any) -> Any:
+    """The error an entry carries (its event's payload, or the entry's own), or None."""
+    from oprun.definitions.logger import event_error
+
+    return event_error(entry.dagster_event) or entry.error_info
+
+
+def _error_data(error: Any, depth: int = 0) -> dict[str, Any] | None:
+    """An error as data: its class, message, stack (a list of frames) and cause."""
+    if error is None or depth > 10:
+        return None
+    data = {
+        "cls_name": getattr(error, "cls_name", None), "message": getattr(error, "message", str(error)),
+        "stack": list(getattr(error, "stack", None) or []), "cause": _error_data(getattr(error, "cause", None), depth + 1),
+    }
+    context = _error_data(getattr(error, "context", None), depth + 1)
+    if context is not None:
+        data["context"] = context
+    return data
+
+
+def _steps(entries: list[Any]) -> list[dict[str, Any]]:
     steps: dict[str, dict[str, Any]] = {}
     closing = {"STEP_SUCCESS": "SUCCESS", "STEP_FAILURE": "FAILURE", "STEP_SKIPPED": "SKIPPED", "STEP_UP_FOR_RETRY": "RETRYING"}
-    for entry in instance.all_logs(run_id):
+    for entry in entries:
         event = entry.dagster_event
         if event is None or not event.step_key:
             continue
-        step = steps.setdefault(event.step_key, {"step_key": event.step_key, "status": "RUNNING", "start": None, "end": None})
+        step = steps.setdefault(event.step_key, {"step_key": event.step_key, "status": "RUNNING", "start": None, "end": None, "error": None})
         if event.event_type_value in ("STEP_START", "STEP_RESTARTED") and step["start"] is None:
             step["start"] = entry.timestamp
         if event.event_type_value in closing:
             step["status"] = closing[event.event_type_value]
             step["end"] = entry.timestamp
+            # A failed (or retrying) step's error: its message, stack and causes.
+            step["error"] = _error_data(_entry_error(entry))
     for step in steps.values():
         step["duration"] = (step["end"] - step["start"]) if step["start"] and step["end"] else None
     return list(steps.values())
+
+
+def _run_error(entries: list[Any]) -> dict[str, Any] | None:
+    """The run-level failure's error (RUN_FAILURE, or the engine event that
+    recorded it), or None when the run failed only because steps did."""
+    found = None
+    for entry in entries:
+        event = entry.dagster_event
+        if event is None or event.step_key or event.event_type_value not in ("RUN_FAILURE", "ENGINE_EVENT"):
+            continue
+        error = _entry_error(entry)
+        if error is not None:
+            found = error
+    return _error_data(found)
+
+
+def _indented(text: str, prefix: str = "    ") -> str:
+    return "\n".join(prefix + line if line else line for line in text.splitlines())
+
+
+def _error_from_data(data: dict[str, Any] | None) -> Any:
+    from oprun.events import SerializableErrorInfo
+
+    if data is None:
+        return None
+    return SerializableErrorInfo(
+        data["message"], data["stack"], data["cls_name"], _error_from_data(data.get("cause")), _error_from_data(data.get("context")),
+    )
+
+
+def _error_text(data: dict[str, Any]) -> str:
+    from oprun.definitions.logger import format_error
+
+    return format_error(_error_from_data(data))
 
 
 @run_group.command("show")
@@ -126,12 +183,14 @@ def run_show(run_id: str, as_json: bool) -> None:
     with _instance() as instance:
         run = _run_or_fail(instance, run_id)
         record = instance.get_run_record_by_id(run_id)
-        steps = _steps(instance, run_id)
+        entries = instance.all_logs(run_id)
+    steps = _steps(entries)
+    run_error = _run_error(entries)
     data = {
         "run_id": run.run_id, "job_name": run.job_name, "status": run.status.value,
         "start_time": record.start_time, "end_time": record.end_time, "tags": dict(run.tags),
         "run_config": run.run_config, "parent_run_id": run.parent_run_id, "root_run_id": run.root_run_id,
-        "op_selection": run.op_selection, "steps": steps,
+        "op_selection": run.op_selection, "steps": steps, "error": run_error,
     }
     if as_json:
         echo_json(data)
@@ -147,6 +206,13 @@ def run_show(run_id: str, as_json: bool) -> None:
     click.echo("Config:")
     click.echo("  " + yaml.safe_dump(dict(run.run_config) or {}, default_flow_style=False).strip().replace("\n", "\n  "))
     echo_table(["step", "status", "duration"], [(s["step_key"], s["status"], f"{s['duration']:.3f}s" if s["duration"] is not None else "-") for s in steps])
+    for step in steps:
+        if step["error"] is not None:
+            click.echo(f"\nStep {step['step_key']} {'failed' if step['status'] == 'FAILURE' else 'failed and is retrying'}:")
+            click.echo(_indented(_error_text(step["error"])))
+    if run_error is not None:
+        click.echo("\nRun failed:")
+        click.echo(_indented(_error_text(run_error)))
 
 
 @run_group.command("logs")
@@ -169,6 +235,11 @@ def run_logs(run_id: str, step_key: str | None) -> None:
         kind = entry.dagster_event.event_type_value if entry.dagster_event else "LOG"
         stamp = datetime.fromtimestamp(entry.timestamp).strftime("%H:%M:%S.%f")[:-3]
         click.echo(f"{stamp}  {entry.step_key or '-':<24} {kind:<18} {entry.message}")
+        error = _entry_error(entry)
+        if error is not None:  # under its line, as the console prints it
+            from oprun.definitions.logger import format_error
+
+            click.echo(_indented(format_error(error)))
     if step_key:
         from oprun.execution.compute_logs import read_compute_logs
 

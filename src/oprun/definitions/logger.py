@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from oprun.config.types import Field
+from oprun.config.types import Field, Scalar
 
 if TYPE_CHECKING:
     import logging
@@ -103,7 +103,7 @@ def build_init_logger_context(logger_config: Any = None, job_def: Any = None) ->
     return UnboundInitLoggerContext(logger_config, job_def)
 
 
-_LEVELS = {"CRITICAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
+_LEVELS = {"CRITICAL": 50, "FATAL": 50, "ERROR": 40, "WARNING": 30, "WARN": 30, "INFO": 20, "DEBUG": 10, "NOTSET": 0}
 _COLOURS = {10: "\033[34m", 20: "\033[32m", 30: "\033[33m", 40: "\033[31m", 50: "\033[1;31m"}
 _RESET = "\033[0m"
 
@@ -210,8 +210,73 @@ def _is_tty(stream: Any) -> bool:
         return False
 
 
+# The events whose payload may carry an error (`.error`, a SerializableErrorInfo):
+# as Dagster's console, their printed line is followed by the error.
+ERROR_CARRYING_EVENTS = frozenset(
+    {"STEP_FAILURE", "STEP_UP_FOR_RETRY", "RUN_FAILURE", "ENGINE_EVENT", "HOOK_ERRORED", "RESOURCE_INIT_FAILURE"}
+)
+
+
+def event_error(event: Any) -> Any:
+    """The error an event's payload carries (a SerializableErrorInfo), or None."""
+    data = getattr(event, "event_specific_data", None)
+    return getattr(data, "error", None) if data is not None else None
+
+
+def format_error(error: Any, _depth: int = 0) -> str:
+    """An error as Dagster's console prints it: class and message, its stack trace,
+    then each exception it was caused by (or raised while handling)."""
+    message = str(getattr(error, "message", "") or "").rstrip()
+    cls_name = getattr(error, "cls_name", None)
+    if cls_name and not message.split(":", 1)[0].endswith(cls_name):
+        message = f"{cls_name}: {message}" if message else cls_name
+    stack = getattr(error, "stack", None) or []
+    text = message + ("\n\nStack Trace:\n" + "".join(stack).rstrip("\n") if stack else "")
+    if _depth < 10:
+        cause = getattr(error, "cause", None)
+        if cause is not None:
+            text += "\n\nThe above exception was caused by the following exception:\n" + format_error(cause, _depth + 1)
+        context = getattr(error, "context", None)
+        if context is not None:
+            text += "\n\nThe above exception occurred during handling of the following exception:\n" + format_error(context, _depth + 1)
+    return text
+
+
+def with_event_error(message: str, event: Any) -> str:
+    """`message`, followed (after a blank line) by the error the event carries, if any."""
+    error = event_error(event)
+    return f"{message}\n\n{format_error(error)}\n" if error is not None else message
+
+
+# The levels the console loggers' `log_level` takes, in any case: Dagster's
+# (which fails the run at logger init on any other; oprun refuses the config).
+LOG_LEVEL_NAMES = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG")
+
+
+class _LogLevel(Scalar):
+    """A String naming a log level (`LOG_LEVEL_NAMES`, any case); shown as String,
+    as in Dagster's schema."""
+
+    def __init__(self) -> None:
+        super().__init__("String", (str,), False, "string")
+
+    def accepts(self, value: Any) -> bool:
+        return isinstance(value, str) and value.upper() in LOG_LEVEL_NAMES
+
+    def explain_rejection(self, value: Any) -> tuple[str, str] | None:
+        """The validator's message for a string that names no level (None: the
+        usual one, for a value that is not a string)."""
+        if not isinstance(value, str):
+            return None
+        from oprun.errors import did_you_mean
+
+        shown = repr(value if len(value) <= 40 else value[:37] + "...")
+        levels = ", ".join(repr(name) for name in LOG_LEVEL_NAMES)
+        return f"bad value for log level {shown}: permissible values are {levels} (in any case).", did_you_mean(value.upper(), LOG_LEVEL_NAMES)
+
+
 _CONSOLE_SCHEMA = {
-    "log_level": Field(str, default_value="DEBUG", is_required=False),
+    "log_level": Field(_LogLevel(), default_value="DEBUG", is_required=False, description="The logger's threshold."),
     "name": Field(str, default_value="oprun", is_required=False),
 }
 

@@ -28,6 +28,7 @@ _ERROR, _DEBUG = ERROR, DEBUG
 _new_tuple = tuple.__new__
 
 _ACTIVE = threading.local()
+_ERROR_CARRYING = logger_definitions.ERROR_CARRYING_EVENTS
 
 
 class RunLogManager:
@@ -68,6 +69,8 @@ class RunLogManager:
         entry = _new_tuple(EventLogEntry, (self.run_id, time.time(), level, message, self.job_name, step_key, None, event))
         self.sink(entry)
         if level >= self._floor:
+            if kind in _ERROR_CARRYING:  # printed with its error under the line, as Dagster's console
+                message = logger_definitions.with_event_error(message, event)
             if self._only_writer is not None:
                 self._only_writer(level, message, self.job_name, self.run_id, step_key, kind)
             else:
@@ -79,7 +82,9 @@ class RunLogManager:
         self.sink(entry)
         if entry.level >= self._floor:
             event = entry.dagster_event
-            self._print(entry.level, entry.message, entry.step_key, event.event_type_value if event else None)
+            kind = event.event_type_value if event is not None else None
+            message = logger_definitions.with_event_error(entry.message, event) if kind in _ERROR_CARRYING else entry.message
+            self._print(entry.level, message, entry.step_key, kind)
 
     def log_message(self, level: int, message: str, step_key: str | None = None) -> None:
         entry = EventLogEntry(self.run_id, time.time(), level, message, self.job_name, step_key, None, None)
