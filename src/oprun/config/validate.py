@@ -13,6 +13,7 @@ Errors are data (`EvaluationError`): the CLI, GraphQL and the UI show them.
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from collections.abc import Mapping
 from typing import Any, NamedTuple
@@ -215,20 +216,13 @@ def _absent(field: Field, path: Path, run: _Run) -> Any:
     return _MISSING
 
 
-# Shapes whose fields all stay out when left out, so that the shape left out is {}
-# (by id; a shape is never changed once built, and the cache holds it alive).
-_EMPTY_WHEN_ABSENT: dict[int, tuple[Shape, bool]] = {}
-
-
+# Shapes are never changed once built: whether one left out is {} is asked again
+# for every op of a large job on every run, so remember it.
+@functools.lru_cache(maxsize=4096)
 def _absent_is_empty(shape: Shape) -> bool:
-    known = _EMPTY_WHEN_ABSENT.get(id(shape))
-    if known is not None and known[0] is shape:
-        return known[1]
-    empty = not shape.field_aliases and all(_stays_out(f) for f in shape.fields.values())
-    if len(_EMPTY_WHEN_ABSENT) > 100_000:
-        _EMPTY_WHEN_ABSENT.clear()  # schemas of many reloaded code locations: start again
-    _EMPTY_WHEN_ABSENT[id(shape)] = (shape, empty)
-    return empty
+    """Whether every field of `shape` stays out when it is left out, so that the
+    shape left out is {}."""
+    return not shape.field_aliases and all(_stays_out(f) for f in shape.fields.values())
 
 
 def _stays_out(field: Field) -> bool:
