@@ -43,6 +43,7 @@ RANKS = {
     "oprun.events": 0,
     "oprun.runs": 0,
     "oprun.compat": 0,
+    "oprun.files": 0,
     "oprun.config": 1,
     "oprun.definitions": 2,
     "oprun.instance": 3,
@@ -468,7 +469,7 @@ def test_a_module_without_a_rank_is_reported(tmp_path):
 
 # -- import-time weight (a different question: which libraries get loaded) ----------
 
-HEAVY = {"sqlalchemy", "starlette", "strawberry", "rich", "click", "dask", "distributed", "uvicorn", "alembic", "psycopg"}
+HEAVY = {"sqlalchemy", "starlette", "strawberry", "rich", "click", "dask", "distributed", "uvicorn", "alembic", "psycopg", "psutil"}
 
 
 def _loaded_after_import(module: str) -> set[str]:

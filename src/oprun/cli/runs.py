@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import sys
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from oprun.cli.errors import CliFailure, user_errors
 from oprun.cli.output import echo_json, echo_table
+
+if TYPE_CHECKING:
+    from oprun.runs import DagsterRunStatus
 
 
 def _instance() -> Any:
@@ -118,7 +121,9 @@ def _error_data(error: Any, depth: int = 0) -> dict[str, Any] | None:
     return data
 
 
-def _steps(entries: list[Any]) -> list[dict[str, Any]]:
+def _steps(entries: list[Any], run_status: DagsterRunStatus) -> list[dict[str, Any]]:
+    from oprun.runs import FINISHED_RUN_STATUSES, DagsterRunStatus
+
     steps: dict[str, dict[str, Any]] = {}
     closing = {"STEP_SUCCESS": "SUCCESS", "STEP_FAILURE": "FAILURE", "STEP_SKIPPED": "SKIPPED", "STEP_UP_FOR_RETRY": "RETRYING"}
     for entry in entries:
@@ -135,6 +140,10 @@ def _steps(entries: list[Any]) -> list[dict[str, Any]]:
             step["error"] = _error_data(_entry_error(entry))
     for step in steps.values():
         step["duration"] = (step["end"] - step["start"]) if step["start"] and step["end"] else None
+        if step["status"] == "RUNNING" and run_status in FINISHED_RUN_STATUSES:
+            # No closing event, and none will come: its process was killed (a
+            # cancel's SIGKILL, a crash). Not RUNNING, which it no longer is.
+            step["status"] = "CANCELED" if run_status == DagsterRunStatus.CANCELED else "ABANDONED"
     return list(steps.values())
 
 
@@ -184,7 +193,7 @@ def run_show(run_id: str, as_json: bool) -> None:
         run = _run_or_fail(instance, run_id)
         record = instance.get_run_record_by_id(run_id)
         entries = instance.all_logs(run_id)
-    steps = _steps(entries)
+    steps = _steps(entries, run.status)
     run_error = _run_error(entries)
     data = {
         "run_id": run.run_id, "job_name": run.job_name, "status": run.status.value,

@@ -228,7 +228,7 @@ class ActiveExecution:
         """The run was canceled while the step ran elsewhere: it ends failed."""
         error = SerializableErrorInfo(f"Step '{step.key}' was interrupted: the run was canceled.", [], "Interrupted")
         self._emit(
-            DagsterEventType.STEP_FAILURE, step, StepFailureData(error, None, "FRAMEWORK_ERROR"),
+            DagsterEventType.STEP_FAILURE, step, StepFailureData(error, None, "INTERRUPT"),
             f'Execution of step "{step.key}" was interrupted: the run was canceled.',
         )
 

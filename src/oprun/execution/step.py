@@ -122,6 +122,14 @@ def execute_step(rc: RunContext, step: ExecutionStep, attempt: int = 0) -> StepO
         _check_required_outputs(rc, step, context, emitted)
     except BaseException as exc:
         if isinstance(exc, (KeyboardInterrupt, SystemExit)) and not rc.catch_interrupts:
+            if isinstance(exc, KeyboardInterrupt):  # a cancel (SIGTERM) or Ctrl-C
+                # As Dagster: the step ends failed, with the interrupt as its error,
+                # before the interrupt stops the run; run show then shows it ended.
+                _event(
+                    rc, _STEP_FAILURE, step, StepFailureData(SerializableErrorInfo.from_exception(exc), None, "INTERRUPT"),
+                    f'Execution of step "{step.key}" was interrupted: the run was canceled.',
+                )
+                rc.set_current_step(None)
             raise
         outcome = _failure_outcome(rc, step, exc, attempt, emitted)
         rc.set_current_step(None)

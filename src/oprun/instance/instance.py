@@ -13,8 +13,9 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, did_you_mean
+from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, DagsterStorageError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
+from oprun.files import makedirs_private
 from oprun.instance.storage import EventLogConnection, InMemoryRunStorage, RunStorage
 from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
@@ -201,7 +202,15 @@ class DagsterInstance:
     @staticmethod
     def from_directory(home: str, overrides: Mapping[str, Any] | None = None) -> DagsterInstance:
         home = os.path.abspath(os.path.expanduser(home))
-        os.makedirs(home, exist_ok=True)
+        # Owner-only (docs/instance.md, "Files and permissions"); the logs directory
+        # too, as compute_logs.py creates only each run's directory below it.
+        try:
+            makedirs_private(os.path.join(home, "logs"))
+        except OSError as exc:
+            if not os.path.isdir(home):
+                raise DagsterStorageError(f"Cannot create the instance's home at {home}: {exc.strerror or exc}") from exc
+            # A home this process cannot write (read-only): it can still be read,
+            # and each write says why it failed.
         config, path = _read_config(home)
         if overrides:
             _check_config(overrides, "overrides")

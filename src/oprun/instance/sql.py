@@ -25,11 +25,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from oprun.errors import DagsterInvariantViolationError, DagsterStorageError
 from oprun.events import EventLogEntry, from_plain, to_plain
+from oprun.files import create_private_file, makedirs_private
 from oprun.instance import schema
-from oprun.instance.storage import EventLogRecord, RunStorage, now, snapshot_id, status_change
+from oprun.instance.storage import EventLogRecord, RunStorage, now, snapshot_id_and_body, status_change
 from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
 T = TypeVar("T")
+
+# One encoder for every event: `json.dumps` with arguments builds a new one per call.
+_encode_event = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _run_to_row(run: DagsterRun) -> dict[str, Any]:
@@ -147,14 +151,15 @@ class SqlRunStorage(RunStorage):
     # -- runs --
 
     def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
+        body = None
         if snapshot is not None:
-            run = run._replace(job_snapshot_id=snapshot_id(snapshot))
+            snap_id, body = snapshot_id_and_body(snapshot)
+            run = run._replace(job_snapshot_id=snap_id)
 
         def write(conn: sa.Connection) -> DagsterRun:
-            if snapshot is not None:
+            if body is not None:
                 # Processes starting the first run of a new job version at once all
                 # insert its snapshot: one row wins, the others' conflicts are no error.
-                body = json.dumps(snapshot, default=str)
                 conn.execute(_insert_or_ignore(conn, schema.snapshots, "snapshot_id").values(snapshot_id=run.job_snapshot_id, body=body))
             stamp = _naive_utc(now())
             row = {**_run_to_row(run), "create_timestamp": stamp, "update_timestamp": stamp}
@@ -273,7 +278,7 @@ class SqlRunStorage(RunStorage):
             event = entry.dagster_event
             rows.append({
                 "run_id": entry.run_id,
-                "event": json.dumps(to_plain(entry), separators=(",", ":")),
+                "event": _encode_event(to_plain(entry)),
                 "dagster_event_type": event.event_type_value if event is not None else None,
                 "step_key": entry.step_key,
                 "timestamp": entry.timestamp,
@@ -351,22 +356,71 @@ def _set_wal(cursor: Any) -> None:
 
 
 class SqliteRunStorage(SqlRunStorage):
-    """A single SQLite file (WAL mode)."""
+    """A single SQLite file (WAL mode). On a home this process cannot write (a
+    read-only mount, another user's directory) the file is opened read-only, so
+    runs and events can still be read; every write is then a DagsterStorageError
+    saying the database is read-only."""
 
     def __init__(self, path: str, check_schema: bool = True) -> None:
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self.path = self.where = path
+        self.read_only = _read_only(path)
+        if self.read_only:
+            url = _read_only_url(path)
+        else:
+            makedirs_private(os.path.dirname(os.path.abspath(path)))
+            # SQLite would create the file 0644; made 0600 first, it gives its -wal
+            # and -shm files the same mode. An existing database keeps its own.
+            create_private_file(path)
+            url = f"sqlite:///{path}"
         engine = sa.create_engine(
-            f"sqlite:///{path}",
+            url,
             connect_args={"timeout": 30, "check_same_thread": False},
             poolclass=sa.pool.QueuePool,
             pool_size=2,
             max_overflow=4,
         )
-        sa_event.listen(engine, "connect", _sqlite_pragmas)
+        sa_event.listen(engine, "connect", _sqlite_read_only_pragmas if self.read_only else _sqlite_pragmas)
         super().__init__(engine, retry_locked=True)
         if check_schema:
-            self._check_schema()
+            try:
+                self._check_schema()
+            except SQLAlchemyError as exc:  # the file cannot even be opened
+                raise DagsterStorageError(f"Cannot open the SQLite database at {path}: {getattr(exc, 'orig', exc)}") from exc
+
+
+def _read_only(path: str) -> bool:
+    """Whether SQLite could not write here: the database file, or (for its -wal
+    and -shm files, or a new database) its directory, is not writable."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        parent = directory
+        while not os.path.isdir(parent):
+            parent = os.path.dirname(parent)
+        return not os.access(parent, os.W_OK)
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        return True
+    return not os.access(directory, os.W_OK)
+
+
+def _read_only_url(path: str) -> str:
+    if not os.path.exists(path):
+        raise DagsterStorageError(
+            f"Cannot create the SQLite database at {path}: its directory is read-only "
+            "(a read-only file system, or not this user's). Point $OPRUN_HOME at a writable directory."
+        )
+    from urllib.parse import quote
+
+    # A WAL database opens read-only when its -wal and -shm files exist; with none
+    # (it was closed cleanly, everything is in the file) it is read as immutable.
+    wal = os.path.exists(path + "-wal") and os.path.exists(path + "-shm")
+    return f"sqlite:///file:{quote(os.path.abspath(path))}?mode=ro{'' if wal else '&immutable=1'}&uri=true"
+
+
+def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
 
 
 class PostgresRunStorage(SqlRunStorage):

@@ -44,11 +44,17 @@ class EventLogConnection(NamedTuple):
 
 
 def snapshot_id(snapshot: dict[str, Any]) -> str:
+    return snapshot_id_and_body(snapshot)[0]
+
+
+def snapshot_id_and_body(snapshot: dict[str, Any]) -> tuple[str, str]:
+    """The snapshot's id (a hash of its canonical JSON) and that JSON, made once:
+    a large job's snapshot is megabytes."""
     import hashlib  # loads OpenSSL: only when a snapshot is stored
     import json
 
     canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()[:40]
+    return hashlib.sha256(canonical.encode()).hexdigest()[:40], canonical
 
 
 def now() -> datetime:

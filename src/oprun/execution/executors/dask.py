@@ -85,6 +85,12 @@ class DaskExecutor(Executor):
                     continue
                 future = next(waiter)
                 self._collect(run, steps, future, futures.pop(future))
+        except KeyboardInterrupt:  # the run was canceled (DagsterExecutionInterruptedError) or Ctrl-C
+            # The steps in flight end failed, as the multiprocess executor's do;
+            # their futures are canceled below.
+            for step in futures.values():
+                steps.report_interrupted(step)
+            raise
         finally:
             for future in futures:
                 future.cancel()
