@@ -145,7 +145,22 @@ SCENARIOS = (
         description="execute_job of a 100-op chain on SQLite with the fs IO manager, in process",
         script="persistent_chain",
         args=(100,),
-        metrics=(Metric("execute_s", "execute_job", targets=(Faster(15),)),),
+        metrics=(
+            Metric("execute_s", "execute_job", targets=(Faster(15),)),
+            Metric("fs_floor_s", "the disk's floor (plain loop, same outputs)", sides=("oprun",)),
+        ),
+    ),
+    Script(
+        "persistent_chain_10000",
+        description="execute_job of a 10,000-op chain on SQLite with the fs IO manager, in process",
+        script="persistent_chain",
+        args=(10_000,),
+        metrics=(
+            Metric("execute_s", "execute_job", per_op=True, targets=(AtMost(3.0, "≤ 3 s"),)),
+            Metric("peak_rss_bytes", "peak RSS", unit="bytes", targets=(AtMost(100e6, "≤ 100 MB"),)),
+            Metric("fs_floor_s", "the disk's floor (plain loop, same outputs)", sides=("oprun",)),
+        ),
+        dagster_repeat_cap=1,  # minutes per Dagster run
     ),
     Script(
         "get_runs_tag_filter",

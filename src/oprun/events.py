@@ -160,7 +160,7 @@ class UserFailureData(NamedTuple):
 class StepFailureData(NamedTuple):
     error: SerializableErrorInfo | None
     user_failure_data: UserFailureData | None = None
-    error_source: str | None = None  # "USER_CODE_ERROR" or "FRAMEWORK_ERROR"
+    error_source: str | None = None  # "USER_CODE_ERROR", "FRAMEWORK_ERROR" or "INTERRUPT" (a canceled run)
 
 
 class StepRetryData(NamedTuple):
@@ -414,14 +414,26 @@ _PAYLOADS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
 }
 
 
+_PLAIN_SCALARS = frozenset((str, int, float, bool, type(None)))
+# The field names of each record class seen, so that a record converts without
+# `hasattr`/`getattr` per field (this runs for every stored event).
+_RECORD_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
 def to_plain(value: Any) -> Any:
     """Convert records (and user objects such as AssetMaterialization) to JSON-able data."""
-    if isinstance(value, tuple) and hasattr(value, "_fields"):
-        data = {f: to_plain(getattr(value, f)) for f in value._fields}
-        data["__class__"] = type(value).__name__
+    kind = type(value)
+    if kind in _PLAIN_SCALARS:
+        return value
+    fields = _RECORD_FIELDS.get(kind, ())
+    if fields == ():
+        fields = _RECORD_FIELDS[kind] = kind._fields if issubclass(kind, tuple) and hasattr(kind, "_fields") else None
+    if fields is not None:
+        data = {name: (v if type(v) in _PLAIN_SCALARS else to_plain(v)) for name, v in zip(fields, value, strict=True)}
+        data["__class__"] = kind.__name__
         return data
     if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
+        return {str(k): (v if type(v) in _PLAIN_SCALARS else to_plain(v)) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, frozenset)):
         return [to_plain(v) for v in value]
     if isinstance(value, Enum):

@@ -72,6 +72,10 @@ def test_a_killed_run_process_leaves_complete_events_and_can_be_reexecuted(insta
     from oprun.execution.execute_job import execute_job
     from oprun.execution.reexecution import ReexecutionOptions
 
+    # A write lag of 0: every step boundary waits for storage, so the step the
+    # worker died in is recorded as started (by default a crash within 50 ms of
+    # the last wait may lose what came after it; see test_event_write_lag.py).
+    monkeypatch.setenv("OPRUN_EVENT_WRITE_LAG_MS", "0")
     run = _record(instance, launch_jobs.crashes_its_run_worker)
     launcher = instance.run_launcher
     launcher.launch_run(run.run_id)

@@ -142,6 +142,9 @@ class ConsoleLogWriter:
         if level < self.level:
             return
         stream = sys.stderr
+        # A step's captured stderr holds what the step printed, not the engine's
+        # lines about it (those are in the event log): write past the capture.
+        stream = getattr(stream, "console_stream", stream)
         if self.as_json:
             import json
 

@@ -16,7 +16,8 @@ from oprun.execution.executors.base import retries_enabled_from
 from oprun.execution.executors.in_process import InProcessExecutor
 from oprun.execution.prepare import prepare_run
 from oprun.execution.result import ExecuteInProcessResult
-from oprun.execution.run import InstanceSink, execute_run
+from oprun.execution.run import execute_run
+from oprun.execution.sink import InstanceSink
 
 
 def execute_in_process(
@@ -41,15 +42,12 @@ def execute_in_process(
         op_selection=op_selection, input_values=input_values, resources=resources, run_id=run_id,
     )
     entries: list[EventLogEntry] = []
-    sink = InstanceSink(instance, keep=entries)
     output_capture: dict[Any, Any] = {}
     executor = InProcessExecutor(retries_enabled_from(_in_process_config(prepared.resolved.executor_config())))
-    try:
+    with InstanceSink(instance, keep=entries) as sink:
         _success, first_error = execute_run(
             prepared, instance, executor, sink.write, raise_on_error=raise_on_error, output_capture=output_capture,
         )
-    finally:
-        sink.flush()
     stored = instance.get_run_by_id(prepared.run.run_id) or prepared.run
     if raise_on_error and first_error is not None:
         raise first_error

@@ -2,7 +2,8 @@
 instance (`<compute logs dir>/<run_id>/<step_key>.out|.err`).
 
 In the run's own process, Python-level writes are teed: they still reach the
-terminal, so `print` and interactive debugging keep working. In a worker process
+terminal, so `print` and interactive debugging keep working; a step's files are
+created when it first writes (a step that prints nothing has none). In a worker process
 the file descriptors themselves are redirected, so output from C extensions and
 subprocesses is captured too.
 """
@@ -15,6 +16,8 @@ import sys
 from collections.abc import Iterator
 from typing import IO, Any
 
+from oprun.files import PRIVATE_FILE_MODE, makedirs_private
+
 
 def log_paths(directory: str, run_id: str, step_key: str) -> tuple[str, str]:
     base = os.path.join(directory, run_id)
@@ -23,19 +26,35 @@ def log_paths(directory: str, run_id: str, step_key: str) -> tuple[str, str]:
 
 
 class _Tee:
-    """A text stream writing to the original stream and to a capture file."""
+    """A text stream writing to the original stream and to a capture file, which
+    is created on the first write: most steps print nothing, and creating two
+    files per step would cost more than the step."""
 
-    def __init__(self, original: IO[str], capture: IO[str]) -> None:
+    def __init__(self, original: IO[str], path: str) -> None:
         self._original = original
-        self._capture = capture
+        self._path = path
+        self._capture: IO[str] | None = None
 
     def write(self, text: str) -> int:
-        self._capture.write(text)
+        if text:
+            if self._capture is None:
+                self._capture = _open_log(self._path)
+            self._capture.write(text)
         return self._original.write(text)
 
     def flush(self) -> None:
-        self._capture.flush()
+        if self._capture is not None:
+            self._capture.flush()
         self._original.flush()
+
+    @property
+    def console_stream(self) -> IO[str]:
+        """The stream under the capture, where the engine's console lines go."""
+        return self._original
+
+    def close_capture(self) -> None:
+        if self._capture is not None:
+            self._capture.close()
 
     def isatty(self) -> bool:
         return self._original.isatty()
@@ -47,29 +66,35 @@ class _Tee:
         return getattr(self._original, name)
 
 
+def _open_log(path: str) -> IO[str]:
+    makedirs_private(os.path.dirname(path))  # owner-only, like everything under the home
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "a", encoding="utf-8")
+
+
 @contextlib.contextmanager
 def capture_in_process(directory: str, run_id: str, step_key: str) -> Iterator[tuple[str, str]]:
     out_path, err_path = log_paths(directory, run_id, step_key)
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
-    with open(out_path, "a", encoding="utf-8") as out, open(err_path, "a", encoding="utf-8") as err:
-        saved = sys.stdout, sys.stderr
-        sys.stdout, sys.stderr = _Tee(saved[0], out), _Tee(saved[1], err)
-        try:
-            yield out_path, err_path
-        finally:
-            sys.stdout, sys.stderr = saved
+    saved = sys.stdout, sys.stderr
+    out, err = _Tee(saved[0], out_path), _Tee(saved[1], err_path)
+    sys.stdout, sys.stderr = out, err
+    try:
+        yield out_path, err_path
+    finally:
+        sys.stdout, sys.stderr = saved
+        out.close_capture()
+        err.close_capture()
 
 
 @contextlib.contextmanager
 def capture_file_descriptors(directory: str, run_id: str, step_key: str) -> Iterator[tuple[str, str]]:
     """Redirect fds 1 and 2 to the step's files (for worker processes)."""
     out_path, err_path = log_paths(directory, run_id, step_key)
-    os.makedirs(os.path.dirname(out_path), exist_ok=True)
+    makedirs_private(os.path.dirname(out_path))
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
     try:
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)

@@ -16,24 +16,23 @@ from oprun.execution.reconstruct import ReconstructableJob, reconstructable
 from oprun.execution.reexecution import ReexecutionOptions
 from oprun.execution.resolve import resolve_run_config
 from oprun.execution.result import _MISSING, ExecutionResult
-from oprun.execution.run import InstanceSink, execute_run
+from oprun.execution.run import execute_run
+from oprun.execution.sink import InstanceSink
 from oprun.runs import DagsterRun
 
 
 def execute_stored_run(
     recon: ReconstructableJob, run: DagsterRun, instance: Any, raise_on_error: bool = False,
-    listener: Callable[[EventLogEntry], None] | None = None,
+    listener: Callable[[EventLogEntry], None] | None = None, loaded: Any = None,
 ) -> tuple[bool, BaseException | None]:
     """Execute a run already recorded on the instance, in this process, with the
     job's executor. The run worker of the CLI and the run launcher. `listener`,
-    if given, sees every entry as it is recorded (the CLI's progress display)."""
-    prepared = prepare_stored_run(recon, run, instance)
+    if given, sees every entry as it is recorded (the CLI's progress display);
+    `loaded` is the job already loaded for the run's op selection, if any."""
+    prepared = prepare_stored_run(recon, run, instance, loaded=loaded)
     executor = create_executor(prepared, instance)
-    sink = InstanceSink(instance, listener=listener)
-    try:
+    with InstanceSink(instance, listener=listener) as sink:
         return execute_run(prepared, instance, executor, sink.write, raise_on_error=raise_on_error)
-    finally:
-        sink.flush()
 
 
 def execute_job(
@@ -58,7 +57,9 @@ def execute_job(
     recon = job.with_op_selection(op_selection) if op_selection else job
     job_def = recon.get_definition()
     run = create_run_for_job(recon, job_def, instance, run_config, tags, reexecution_options)
-    _success, first_error = execute_stored_run(recon, run, instance, raise_on_error)
+    # A re-execution runs its parent's selection, which may not be this pointer's.
+    same_selection = list(run.op_selection or []) == list(recon.op_selection or [])
+    _success, first_error = execute_stored_run(recon, run, instance, raise_on_error, loaded=job_def if same_selection else None)
     if raise_on_error and first_error is not None:
         raise first_error
     result_job = job_def.parent_job.get_subset(op_selection=run.op_selection) if run.op_selection else job_def.parent_job
@@ -84,18 +85,28 @@ def create_run_for_job(
 
 class JobExecutionResult(ExecutionResult):
     """The result of `execute_job`: events from the instance, outputs loaded through
-    the job's IO managers. Use it as a context manager."""
+    the job's IO managers. Use it as a context manager. Its events are read from
+    the instance when first asked for, so a large run's result costs nothing until
+    then; `success` is the stored run's status."""
 
     def __init__(self, job_def: Any, run_id: str, instance: Any, run_config: Any) -> None:
-        super().__init__(job_def, run_id, instance.all_logs(run_id))
+        super().__init__(job_def, run_id, None)
         self._instance = instance
         self._run_config = run_config
         self._stack = contextlib.ExitStack()
         self._resources: dict[str, Any] | None = None
 
+    def _load_entries(self) -> list[EventLogEntry]:
+        return list(self._instance.all_logs(self._run_id))
+
     @property
     def dagster_run(self) -> Any:
         return self._instance.get_run_by_id(self._run_id)
+
+    @property
+    def success(self) -> bool:
+        run = self.dagster_run
+        return bool(run is not None and run.is_success)
 
     def __enter__(self) -> JobExecutionResult:
         return self

@@ -17,10 +17,21 @@ _RUN_TERMINAL = frozenset(k.value for k in RUN_TERMINAL_EVENTS)
 class ExecutionResult(abc.ABC):
     """Accessors over a run's events; subclasses say where outputs come from."""
 
-    def __init__(self, job_def: Any, run_id: str, entries: Sequence[EventLogEntry]) -> None:
+    def __init__(self, job_def: Any, run_id: str, entries: Sequence[EventLogEntry] | None) -> None:
         self._job_def = job_def
         self._run_id = run_id
-        self._entries = list(entries)
+        # None: read from storage on first use (a stored run's result holds no events until asked).
+        self._entry_list = list(entries) if entries is not None else None
+
+    @property
+    def _entries(self) -> list[EventLogEntry]:
+        if self._entry_list is None:
+            self._entry_list = self._load_entries()
+        return self._entry_list
+
+    def _load_entries(self) -> list[EventLogEntry]:
+        """The run's entries, for a result made without them (see `JobExecutionResult`)."""
+        return []
 
     @property
     def job_def(self) -> Any:

@@ -26,48 +26,9 @@ from oprun.execution.logs import ERROR, WARNING, RunLogManager, set_current_step
 from oprun.execution.plan import ExecutionPlan, ExecutionStep, FromStepOutput
 from oprun.execution.prepare import PreparedRun
 from oprun.execution.resources import Resources, initialize_resources
+from oprun.execution.sink import EventStorageFailed
 
 E = DagsterEventType
-
-# Events after which the batch of entries is written to the instance, so that a
-# crash loses nothing before the last step boundary.
-RUN_BOUNDARIES = frozenset(k.value for k in (E.RUN_START, E.RUN_SUCCESS, E.RUN_FAILURE, E.RUN_CANCELED))
-FLUSH_AFTER = RUN_BOUNDARIES | frozenset(
-    k.value for k in (E.STEP_START, E.STEP_SUCCESS, E.STEP_FAILURE, E.STEP_SKIPPED, E.STEP_UP_FOR_RETRY, E.ENGINE_EVENT)
-)
-
-
-class InstanceSink:
-    """Where a run's entries go: to the instance, in batches. A persistent instance
-    gets each step boundary as it happens (nothing lost on a crash); an in-memory
-    one only needs the run's boundaries. `keep` collects every entry (the result of
-    execute_in_process); `listener` sees each one (the CLI's progress display).
-    `write` is the sink the run's log manager calls."""
-
-    def __init__(self, instance: Any, keep: list[EventLogEntry] | None = None, listener: Callable[[EventLogEntry], None] | None = None) -> None:
-        self._instance = instance
-        self._batch: list[EventLogEntry] = []
-        batch_append = self._batch.append
-        keep_append = keep.append if keep is not None else None
-        flush_after = RUN_BOUNDARIES if instance.is_ephemeral else FLUSH_AFTER
-
-        # A closure with its lookups bound once: it runs for every entry of the run.
-        def write(entry: EventLogEntry) -> None:
-            if keep_append is not None:
-                keep_append(entry)
-            if listener is not None:
-                listener(entry)
-            batch_append(entry)
-            event = entry.dagster_event
-            if event is not None and event.event_type_value in flush_after:
-                self.flush()
-
-        self.write = write
-
-    def flush(self) -> None:
-        if self._batch:
-            self._instance.handle_new_events(self._batch)
-            self._batch.clear()
 
 
 class RunContext:
@@ -286,6 +247,8 @@ def execute_run(
             for key in active.mark_interrupted():
                 if not key.endswith("[?]"):
                     log_manager.log_message(WARNING, f"Step {key} did not finish: the run was canceled.", key)
+        except EventStorageFailed:
+            raise  # nothing more can be recorded: the run stops with the storage's error
         except Exception as exc:  # noqa: BLE001 - a run-level failure is recorded, then re-raised if asked
             error_info = SerializableErrorInfo.from_exception(exc)
             failure_reason = "JOB_INITIALIZATION_FAILURE" if not active.status else "RUN_EXCEPTION"

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Any
 
-from oprun.errors import DagsterExecutionInterruptedError
+from oprun.errors import DagsterExecutionInterruptedError, DagsterStorageError
 
 RUN_WORKER_PID_TAG = "oprun/run_worker_pid"
 
@@ -43,6 +43,12 @@ def run_stored_run(run_id: str, instance: Any) -> int:
     try:
         recon = ReconstructableJob.from_dict(dict(run.job_code_origin))
         success, _error = execute_stored_run(recon, run, instance)
+    except DagsterStorageError as exc:
+        # The instance can no longer be written (disk full, read-only, database
+        # gone): nothing more can be recorded, so say why where the launcher
+        # keeps this process's output, and stop.
+        print(f"oprun run worker: run {run_id} stopped: {exc}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - the job could not even load: record why
         current = instance.get_run_by_id(run_id)
         if current is not None and not current.is_finished:
@@ -56,11 +62,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m oprun.execution.run_worker RUN_ID", file=sys.stderr)
         return 2
+    from oprun.errors import DagsterError
     from oprun.instance import DagsterInstance
 
-    instance = DagsterInstance.get()
+    try:
+        instance = DagsterInstance.get()
+    except DagsterError as exc:  # the home or its database cannot be opened: say why, no traceback
+        print(f"oprun run worker: cannot open the instance for run {args[0]}: {exc}", file=sys.stderr)
+        return 2
     try:
         return run_stored_run(args[0], instance)
+    except DagsterStorageError as exc:  # e.g. the run's tags cannot be written: a read-only home
+        print(f"oprun run worker: run {args[0]} stopped: {exc}", file=sys.stderr)
+        return 1
     finally:
         instance.dispose()
 

@@ -9,6 +9,8 @@ renamed into place, so a crash never leaves a half-written output behind.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import os
 import pickle
 import tempfile
@@ -16,6 +18,10 @@ from typing import Any
 
 from oprun.definitions.resources.resource import IOManager
 from oprun.errors import DagsterInvariantViolationError
+from oprun.files import PRIVATE_DIRECTORY_MODE, PRIVATE_FILE_MODE, makedirs_private
+
+_TMP_COUNTER = itertools.count()
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 
 
 class PickledObjectFilesystemIOManager(IOManager):
@@ -29,14 +35,24 @@ class PickledObjectFilesystemIOManager(IOManager):
         if context.dagster_type is not None and context.dagster_type.is_nothing:
             return
         path = self._path(context)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+        directory, name = os.path.split(path)
+        # Unique while this process lives (pid and a counter): no random names to draw.
+        tmp = os.path.join(directory, f".tmp-{name}-{os.getpid()}-{next(_TMP_COUNTER)}")
+        # Each step has a directory of its own, new at its first output: made
+        # first (one syscall while the run's directory exists), owner-only like the file.
+        try:
+            os.mkdir(directory, PRIVATE_DIRECTORY_MODE)
+        except FileExistsError:
+            pass
+        except FileNotFoundError:
+            makedirs_private(directory)
+        fd = os.open(tmp, _CREATE_FLAGS, PRIVATE_FILE_MODE)
         try:
             with os.fdopen(fd, "wb") as f:
                 pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
             os.replace(tmp, path)
         except BaseException:
-            if os.path.exists(tmp):
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
             raise
         context.add_output_metadata({"path": path})
