@@ -106,7 +106,12 @@ def _shown(value: Any, budget: int) -> str:
     """repr(value), or any text longer than `budget` once it would be longer."""
     kind = type(value)
     if kind is str:
-        return repr(value[:budget])
+        if len(value) <= budget:
+            return repr(value)
+        # Cut, with the quotes the whole string has: repr picks " when it holds
+        # a ' and no ", and the cut part may not show which it holds.
+        quotes = ("'" if "'" in value else "") + ('"' if '"' in value else "")
+        return repr(value[:budget] + quotes)
     if kind is int:
         if value.bit_length() > 14_000:  # too many digits to print (see _INT_LIMIT)
             return f"<int of about {int(value.bit_length() * 0.30103) + 1} digits>"
