@@ -134,6 +134,26 @@ def test_the_postgres_connect_error_keeps_the_drivers_cause(tmp_path):
     assert isinstance(raised.value.__cause__, psycopg.OperationalError)
 
 
+def test_a_postgres_server_that_never_answers_is_given_up_on_with_host_and_port(tmp_path, monkeypatch):
+    # A listening socket nobody reads: the TCP handshake completes (the backlog
+    # takes it), then libpq waits for an answer that never comes, as behind a
+    # firewall that drops packets. Without a connect timeout it waits forever.
+    import socket
+
+    from oprun.errors import DagsterStorageError
+    from oprun.instance import sql
+
+    monkeypatch.setattr(sql, "CONNECT_TIMEOUT_SECONDS", 1)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        with pytest.raises(DagsterStorageError) as raised:
+            sql.PostgresRunStorage(f"postgresql+psycopg://alice:{PASSWORD}@127.0.0.1:{port}/oprun_db")
+    assert f"127.0.0.1:{port}" in str(raised.value) and PASSWORD not in str(raised.value)
+    assert "timeout" in str(raised.value).lower()
+
+
 # -- numbers out of range in --config-json -----------------------------------------------
 
 

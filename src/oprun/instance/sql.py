@@ -423,6 +423,11 @@ def _sqlite_read_only_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# How long a PostgreSQL connection attempt may take, unless the URL or the
+# instance's `params` say otherwise (libpq's connect_timeout).
+CONNECT_TIMEOUT_SECONDS = 10
+
+
 class PostgresRunStorage(SqlRunStorage):
     """A PostgreSQL database (psycopg 3)."""
 
@@ -435,7 +440,12 @@ class PostgresRunStorage(SqlRunStorage):
             raise DagsterImportError("PostgreSQL storage needs psycopg: pip install 'oprun[postgres]'") from exc
         if url.startswith(("postgresql://", "postgres://")):
             url = "postgresql+psycopg://" + url.split("://", 1)[1]
-        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=connect_args or {})
+        args = dict(connect_args or {})
+        if "connect_timeout" not in url:
+            # libpq waits forever for a server whose packets are dropped (a firewall):
+            # give up after a while, with the error naming host and port.
+            args.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, connect_args=args)
         sa_event.listen(engine, "handle_error", _postgres_connect_error)
         super().__init__(engine)
         self.where = url.split("@")[-1]
