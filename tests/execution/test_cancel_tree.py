@@ -93,6 +93,9 @@ def test_cancel_does_not_signal_a_process_that_reused_the_recorded_pid(instance,
     stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
     try:
         _wait_for(started.exists)
+        # The step's start stored too (events are written behind the run by up to
+        # the write lag): the worker, left running below, writes nothing after it.
+        _wait_for(lambda: any(kind == "STEP_START" for _step, kind in _kinds(instance, run.run_id)))
         # As if the run worker had died and its pid gone to another process: the
         # tags name a live process whose create time is not the recorded one.
         wrong_time = psutil.Process(stranger.pid).create_time() - 3600

@@ -124,7 +124,7 @@ def prepare_run(
         partition_key=partition_key,
         job_code_origin=reconstructable.to_dict() if reconstructable is not None else None,
     )
-    run = instance.create_run(run, None if instance.is_ephemeral else job.get_snapshot())
+    run = instance.create_run(run, None if instance.is_ephemeral else job.get_snapshot_json())
     return PreparedRun(job, run, resolved, plan, op_configs, resource_defs, capture_only, reconstructable, already_done, reused)
 
 

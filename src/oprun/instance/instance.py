@@ -314,7 +314,7 @@ class DagsterInstance:
 
     # -- runs --
 
-    def create_run(self, dagster_run: DagsterRun, job_snapshot: dict[str, Any] | None = None) -> DagsterRun:
+    def create_run(self, dagster_run: DagsterRun, job_snapshot: dict[str, Any] | str | None = None) -> DagsterRun:
         return self._storage.add_run(dagster_run, job_snapshot)
 
     add_run = create_run

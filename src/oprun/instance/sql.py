@@ -150,7 +150,7 @@ class SqlRunStorage(RunStorage):
 
     # -- runs --
 
-    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
+    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | str | None) -> DagsterRun:
         body = None
         if snapshot is not None:
             snap_id, body = snapshot_id_and_body(snapshot)

@@ -43,17 +43,22 @@ class EventLogConnection(NamedTuple):
     has_more: bool
 
 
-def snapshot_id(snapshot: dict[str, Any]) -> str:
+def snapshot_id(snapshot: dict[str, Any] | str) -> str:
     return snapshot_id_and_body(snapshot)[0]
 
 
-def snapshot_id_and_body(snapshot: dict[str, Any]) -> tuple[str, str]:
+def snapshot_id_and_body(snapshot: dict[str, Any] | str) -> tuple[str, str]:
     """The snapshot's id (a hash of its canonical JSON) and that JSON, made once:
-    a large job's snapshot is megabytes."""
+    a large job's snapshot is megabytes. A string is the canonical JSON already
+    (`JobDefinition.get_snapshot_json`)."""
     import hashlib  # loads OpenSSL: only when a snapshot is stored
-    import json
 
-    canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
+    if isinstance(snapshot, str):
+        canonical = snapshot
+    else:
+        import json
+
+        canonical = json.dumps(snapshot, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()[:40], canonical
 
 
@@ -140,7 +145,7 @@ class RunStorage(abc.ABC):
     """Runs, their events, and job snapshots."""
 
     @abc.abstractmethod
-    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
+    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | str | None) -> DagsterRun:
         """Store a new run (and its job snapshot, deduplicated: a snapshot already
         stored, even by a concurrent writer, is not an error); a duplicate run id
         raises `DagsterInvariantViolationError` ("A run with id ... already exists")."""
@@ -208,7 +213,7 @@ class InMemoryRunStorage(RunStorage):
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._next_id = 1
 
-    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | None) -> DagsterRun:
+    def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | str | None) -> DagsterRun:
         from oprun.errors import DagsterInvariantViolationError
 
         with self._lock:
@@ -216,7 +221,12 @@ class InMemoryRunStorage(RunStorage):
                 raise DagsterInvariantViolationError(f"A run with id {run.run_id} already exists.")
             if snapshot is not None:
                 snap_id = snapshot_id(snapshot)
-                self._snapshots.setdefault(snap_id, snapshot)
+                if isinstance(snapshot, str):
+                    import json
+
+                    self._snapshots.setdefault(snap_id, json.loads(snapshot))
+                else:
+                    self._snapshots.setdefault(snap_id, snapshot)
                 run = run._replace(job_snapshot_id=snap_id)
             stamp = time.time()
             self._runs[run.run_id] = _StoredRun(len(self._order) + 1, run, stamp, stamp)

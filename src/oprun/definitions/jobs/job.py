@@ -147,6 +147,12 @@ class JobDefinition:
 
         return job_snapshot(self)
 
+    def get_snapshot_json(self) -> str:
+        """`get_snapshot()` as canonical JSON (sorted keys, compact), as stored."""
+        from oprun.definitions.jobs.snapshot import job_snapshot_json
+
+        return job_snapshot_json(self)
+
     def has_op(self, name: str) -> bool:
         return name in self.graph.node_dict
 
