@@ -105,6 +105,11 @@ class SqlRunStorage(RunStorage):
     def __init__(self, engine: sa.Engine, retry_locked: bool = False) -> None:
         self._engine = engine
         self._retry_locked = retry_locked
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._insert_events_sql = (
+            "INSERT INTO event_logs (run_id, event, dagster_event_type, step_key, timestamp) "
+            f"VALUES ({', '.join([mark] * 5)})"
+        )
 
     @property
     def engine(self) -> sa.Engine:
@@ -276,18 +281,15 @@ class SqlRunStorage(RunStorage):
         by_run: dict[str, list[EventLogEntry]] = {}
         for entry in entries:
             event = entry.dagster_event
-            rows.append({
-                "run_id": entry.run_id,
-                "event": _encode_event(to_plain(entry)),
-                "dagster_event_type": event.event_type_value if event is not None else None,
-                "step_key": entry.step_key,
-                "timestamp": entry.timestamp,
-            })
-            if event is not None and event.event_type_value.startswith("RUN_"):
+            kind = event.event_type_value if event is not None else None
+            rows.append((entry.run_id, _encode_event(to_plain(entry)), kind, entry.step_key, entry.timestamp))
+            if kind is not None and kind.startswith("RUN_"):
                 by_run.setdefault(entry.run_id, []).append(entry)
 
         def write(conn: sa.Connection) -> None:
-            conn.execute(schema.event_logs.insert(), rows)
+            # The driver's executemany with the statement as text: SQLAlchemy's
+            # per-row parameter processing cost more than the insert itself.
+            conn.exec_driver_sql(self._insert_events_sql, rows)
             for run_id, run_entries in by_run.items():
                 row = conn.execute(sa.select(schema.runs.c.status).where(schema.runs.c.run_id == run_id)).first()
                 if row is None:
