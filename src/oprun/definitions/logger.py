@@ -126,6 +126,7 @@ class ConsoleLogWriter:
         self.level = level
         self.as_json = as_json
         self._tty_of: tuple[int, bool] = (0, False)
+        self._stream_of: tuple[Any, Any] = (None, None)  # (sys.stderr, where its lines go)
         # "time - name - LEVEL - job - run" is the same for every line of a run
         # within one second: built once per (second, level, job, run).
         self._prefix_key: tuple[Any, ...] = ()
@@ -142,9 +143,11 @@ class ConsoleLogWriter:
         if level < self.level:
             return
         stream = sys.stderr
-        # A step's captured stderr holds what the step printed, not the engine's
-        # lines about it (those are in the event log): write past the capture.
-        stream = getattr(stream, "console_stream", stream)
+        if stream is not self._stream_of[0]:
+            # A step's captured stderr holds what the step printed, not the engine's
+            # lines about it (those are in the event log): write past the capture.
+            self._stream_of = (stream, getattr(stream, "console_stream", stream))
+        stream = self._stream_of[1]
         if self.as_json:
             import json
 
