@@ -24,7 +24,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from oprun.errors import DagsterInvariantViolationError, DagsterStorageError
-from oprun.events import EventLogEntry, from_plain, to_plain
+from oprun.events import EventLogEntry, entry_json, from_plain
 from oprun.files import create_private_file, makedirs_private
 from oprun.instance import schema
 from oprun.instance.storage import EventLogRecord, RunStorage, now, snapshot_id_and_body, status_change
@@ -32,8 +32,6 @@ from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunR
 
 T = TypeVar("T")
 
-# One encoder for every event: `json.dumps` with arguments builds a new one per call.
-_encode_event = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _run_to_row(run: DagsterRun) -> dict[str, Any]:
@@ -282,7 +280,7 @@ class SqlRunStorage(RunStorage):
         for entry in entries:
             event = entry.dagster_event
             kind = event.event_type_value if event is not None else None
-            rows.append((entry.run_id, _encode_event(to_plain(entry)), kind, entry.step_key, entry.timestamp))
+            rows.append((entry.run_id, entry_json(entry), kind, entry.step_key, entry.timestamp))
             if kind is not None and kind.startswith("RUN_"):
                 by_run.setdefault(entry.run_id, []).append(entry)
 
