@@ -81,6 +81,19 @@ def test_a_lag_of_zero_waits_at_every_step_boundary(monkeypatch):
                 assert storage.stored[-1] is entry
 
 
+def test_a_run_that_emits_faster_than_storage_waits_every_max_pending_entries(monkeypatch):
+    from oprun.execution import sink as sink_module
+
+    monkeypatch.setattr(sink_module, "MAX_PENDING", 3)
+    monkeypatch.setenv("OPRUN_EVENT_WRITE_LAG_MS", "60000")
+    storage = _Storage()
+    with InstanceSink(storage, clock=_Clock()) as sink:
+        entries = [_entry("STEP_OUTPUT", "a", n) for n in range(3)]
+        for entry in entries:
+            sink.write(entry)
+        assert storage.stored == entries  # the third write waited for all three
+
+
 def test_leaving_the_sink_stores_everything_in_order():
     storage = _Storage()
     entries = [_entry("STEP_OUTPUT", "a", n) for n in range(500)]
@@ -164,5 +177,39 @@ def test_with_no_lag_a_running_step_is_already_recorded_as_started(tmp_path, mon
         with execute_job(reconstructable(reads_its_events), instance) as result:
             assert result.success
             assert result.output_for_node("sees_its_own_start") is True
+    finally:
+        instance.dispose()
+
+
+@op
+def logs_a_lot(context) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        for i in range(20_000):
+            context.log.info(f"line {i} " + "x" * 200)
+            if i == 2_000:
+                early = tracemalloc.get_traced_memory()[0]
+        return tracemalloc.get_traced_memory()[0] - early
+    finally:
+        tracemalloc.stop()
+
+
+@job
+def chatty():
+    logs_a_lot()
+
+
+def test_what_a_run_queues_for_storage_stays_bounded(tmp_path):
+    # 18,000 entries of ~0.5 KB logged after the first measure: kept in memory
+    # until stored, they would be 9 MB or more.
+    instance = DagsterInstance.local_temp(str(tmp_path))
+    try:
+        with execute_job(reconstructable(chatty), instance) as result:
+            assert result.success
+            grown = result.output_for_node("logs_a_lot")
+        assert grown < 3_000_000, f"the run's memory grew by {grown} bytes while logging"
+        assert len([e for e in instance.all_logs(result.run_id) if e.dagster_event is None]) >= 20_000
     finally:
         instance.dispose()

@@ -45,6 +45,10 @@ STEP_BOUNDARIES = frozenset(
 )
 
 
+# The most entries queued for the writer before the run waits for them.
+MAX_PENDING = 2000
+
+
 def write_lag_seconds() -> float:
     return max(0.0, float(os.environ.get("OPRUN_EVENT_WRITE_LAG_MS", "50"))) / 1000
 
@@ -87,19 +91,28 @@ class InstanceSink:
             lag = write_lag_seconds()
             last_wait = clock()  # when the run last waited for everything to be stored
 
+            pending = 0  # entries submitted since the last wait
+
             def write(entry: EventLogEntry) -> None:
-                nonlocal last_wait
+                nonlocal last_wait, pending
                 if keep_append is not None:
                     keep_append(entry)
                 if listener is not None:
                     listener(entry)
                 submit(entry)
+                pending += 1
                 event = entry.dagster_event
                 if event is not None:
                     kind = event.event_type_value
                     if kind in RUN_BOUNDARIES or (kind in STEP_BOUNDARIES and clock() - last_wait >= lag):
                         writer.wait_stored()
-                        last_wait = clock()
+                        last_wait, pending = clock(), 0
+                        return
+                if pending >= MAX_PENDING:
+                    # An op logging faster than the disk takes it: wait, so that
+                    # what is queued (the run's memory) stays bounded.
+                    writer.wait_stored()
+                    last_wait, pending = clock(), 0
 
         self.write = write
 
