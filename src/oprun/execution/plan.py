@@ -103,7 +103,8 @@ class ExecutionStep:
         self.mapped_over = mapped_over
         self.mapping_key = mapping_key
         self.template_key = template_key
-        self.upstream_keys = frozenset(_upstream_keys(inputs))
+        # A tuple: most steps have one upstream step, and a one-key frozenset is four times its size.
+        self.upstream_keys: tuple[str, ...] = tuple(_upstream_keys(inputs))
         # Only fan-ins and collects need expanding once upstream outputs are known.
         self.expands_inputs = any(isinstance(i.source, (FromCollect, FromMultipleSources)) for i in inputs)
         try:
@@ -128,6 +129,12 @@ class ExecutionStep:
 
     def __repr__(self) -> str:
         return f"<ExecutionStep {self.key}>"
+
+
+def _union(a: frozenset[Any], b: frozenset[Any]) -> frozenset[Any]:
+    """`a | b`, but one of them when the other is empty: steps then share their
+    nodes' (usually empty) sets of hooks instead of each holding a copy."""
+    return a if not b else b if not a else a | b
 
 
 def _upstream_keys(inputs: Iterable[StepInput]) -> set[str]:
@@ -194,7 +201,7 @@ class _Builder:
         for node_name in graph.toposorted_node_names:
             node = graph.node_dict[node_name]
             handle = prefix + node_name
-            hooks = inherited_hooks | node.hook_defs
+            hooks = _union(inherited_hooks, node.hook_defs)
             tags = {**inherited_tags, **node.tags}
             if node.definition.node_type == "graph":
                 self.add_graph(node.definition, handle + ".", (*parents, (graph, node, prefix)), hooks, {**tags})
@@ -211,7 +218,7 @@ class _Builder:
         key = f"{handle}[?]" if mapped_over else handle
         retry_policy = node.retry_policy or op_def.retry_policy or self.job.op_retry_policy
         step = ExecutionStep(
-            key, handle, node, tuple(inputs), {**op_def.tags, **tags}, hooks | self.job.hook_defs,
+            key, handle, node, tuple(inputs), {**op_def.tags, **tags}, _union(hooks, self.job.hook_defs),
             retry_policy, mapped_over,
         )
         self.mapped[handle] = mapped_over

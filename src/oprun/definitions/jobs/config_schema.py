@@ -38,6 +38,18 @@ def _any_optional() -> Field:
     return _ANY_OPTIONAL
 
 
+_ANY_CONFIG_NODE: Field | None = None
+
+
+def _any_config_node() -> Field:
+    """The field of an op that takes any config and has nothing else to configure:
+    most ops of a large job, so they share one (schemas are never changed once built)."""
+    global _ANY_CONFIG_NODE
+    if _ANY_CONFIG_NODE is None:
+        _ANY_CONFIG_NODE = shape_field({"config": _any_optional()})
+    return _ANY_CONFIG_NODE
+
+
 def shape_field(fields: dict[str, Field]) -> Field:
     """A nested section: required exactly when one of its fields is."""
     return Field(Shape(fields))
@@ -131,7 +143,9 @@ def node_fields(graph: Any, top_level_inputs: set[str] | None = None, resource_d
             outputs = _output_fields(definition, resource_defs)
             if outputs:
                 node_shape["outputs"] = shape_field(outputs)
-        if node_shape:
+        if len(node_shape) == 1 and node_shape.get("config") is _any_optional():
+            fields[node.name] = _any_config_node()
+        elif node_shape:
             fields[node.name] = shape_field(node_shape)
     return fields
 

@@ -99,6 +99,9 @@ class OutputMapping(NamedTuple):
     from_dynamic_mapping: bool = False
 
 
+_NO_HOOKS: frozenset[Any] = frozenset()
+
+
 class Node:
     """One use of an op or graph definition inside a graph."""
 
@@ -115,7 +118,8 @@ class Node:
         self.name = name
         self.definition = definition
         self.tags = dict(tags or {})
-        self.hook_defs = frozenset(hook_defs or ())
+        # Most nodes have no hook: they share one empty set rather than each hold one.
+        self.hook_defs = frozenset(hook_defs or ()) or _NO_HOOKS
         self.retry_policy = retry_policy
 
     @property

@@ -36,6 +36,8 @@ T = TypeVar("T")
 
 _SCALAR_TYPES = (Int, String, Float, Bool)
 
+_NO_KEYS: frozenset[str] = frozenset()
+
 # --- resource parameter markers --------------------------------------------------
 
 
@@ -135,7 +137,8 @@ class OpDefinition(composition.InvocableNode):
                 "and as arguments to the decorated function"
             )
         self.config_schema = sig.config_param[1] if sig.config_param else config_schema
-        self.required_resource_keys = frozenset(required_resource_keys or ()) | frozenset(sig.resource_params)
+        # Most ops need no resource: they share one empty set rather than each hold one.
+        self.required_resource_keys = frozenset((*(required_resource_keys or ()), *sig.resource_params)) or _NO_KEYS
 
         self.input_defs = _build_inputs(self.name, ins or {}, sig)
         self.input_dict: dict[str, InputDefinition] = {i.name: i for i in self.input_defs}
