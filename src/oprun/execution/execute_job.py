@@ -11,7 +11,7 @@ from typing import Any
 
 from oprun.errors import DagsterInvariantViolationError
 from oprun.events import DagsterEventType, EventLogEntry
-from oprun.execution.prepare import create_executor, prepare_run, prepare_stored_run
+from oprun.execution.prepare import PreparedRun, create_executor, prepare_run, prepare_stored_run
 from oprun.execution.reconstruct import ReconstructableJob, reconstructable
 from oprun.execution.reexecution import ReexecutionOptions
 from oprun.execution.resolve import resolve_run_config
@@ -23,13 +23,17 @@ from oprun.runs import DagsterRun
 
 def execute_stored_run(
     recon: ReconstructableJob, run: DagsterRun, instance: Any, raise_on_error: bool = False,
-    listener: Callable[[EventLogEntry], None] | None = None, loaded: Any = None,
+    listener: Callable[[EventLogEntry], None] | None = None,
 ) -> tuple[bool, BaseException | None]:
     """Execute a run already recorded on the instance, in this process, with the
     job's executor. The run worker of the CLI and the run launcher. `listener`,
-    if given, sees every entry as it is recorded (the CLI's progress display);
-    `loaded` is the job already loaded for the run's op selection, if any."""
-    prepared = prepare_stored_run(recon, run, instance, loaded=loaded)
+    if given, sees every entry as it is recorded (the CLI's progress display)."""
+    return _execute_prepared(prepare_stored_run(recon, run, instance), instance, raise_on_error, listener)
+
+
+def _execute_prepared(
+    prepared: PreparedRun, instance: Any, raise_on_error: bool, listener: Callable[[EventLogEntry], None] | None = None,
+) -> tuple[bool, BaseException | None]:
     executor = create_executor(prepared, instance)
     with InstanceSink(instance, listener=listener) as sink:
         return execute_run(prepared, instance, executor, sink.write, raise_on_error=raise_on_error)
@@ -56,10 +60,14 @@ def execute_job(
             raise DagsterInvariantViolationError(f"execute_job takes reconstructable(job), got {job!r}")
     recon = job.with_op_selection(op_selection) if op_selection else job
     job_def = recon.get_definition()
-    run = create_run_for_job(recon, job_def, instance, run_config, tags, reexecution_options)
-    # A re-execution runs its parent's selection, which may not be this pointer's.
-    same_selection = list(run.op_selection or []) == list(recon.op_selection or [])
-    _success, first_error = execute_stored_run(recon, run, instance, raise_on_error, loaded=job_def if same_selection else None)
+    # Recorded and executed from one preparation: the job is defined, its config
+    # resolved and its plan built once (a large job's are most of a run's memory).
+    prepared = prepare_run(
+        job_def, instance, run_config=run_config, tags=tags, op_selection=recon.op_selection,
+        reconstructable=recon, reexecution=reexecution_options,
+    )
+    run = prepared.run
+    _success, first_error = _execute_prepared(prepared, instance, raise_on_error)
     if raise_on_error and first_error is not None:
         raise first_error
     result_job = job_def.parent_job.get_subset(op_selection=run.op_selection) if run.op_selection else job_def.parent_job

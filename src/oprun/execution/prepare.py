@@ -130,16 +130,13 @@ def prepare_run(
 
 def prepare_stored_run(
     reconstructable: ReconstructableJob, run: DagsterRun, instance: Any, reused_steps: Mapping[str, str] | None = None,
-    loaded: JobDefinition | None = None,
 ) -> PreparedRun:
     """A run already recorded, prepared again in the process that executes it (its
     run worker) or its steps (a step worker): the same checks, config and plan.
     A step worker passes `reused_steps` as its run process found them, so that it
-    need not read the parent run's events again. `loaded` is the job this process
-    loaded already for the run's op selection (`execute_job` has), so it is not
-    defined twice: a large job's definitions are most of a run's memory."""
+    need not read the parent run's events again."""
     recon = reconstructable.with_op_selection(run.op_selection)
-    job = loaded if loaded is not None else recon.get_definition()
+    job = recon.get_definition()
     resolved, plan, op_configs = _resolve(job, run.run_config, run.partition_key)
     already_done: Mapping[str, Emitted] = {}
     reused: Mapping[str, str] = {}
