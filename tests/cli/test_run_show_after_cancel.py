@@ -10,11 +10,11 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import pytest
 
 from oprun import DagsterInstance, DagsterRunStatus
+from tests.waiting import wait_for
 
 JOBS = textwrap.dedent(
     """
@@ -76,16 +76,6 @@ def oprun(home, tmp_path):
     return run
 
 
-def _wait_for(predicate, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling another process's progress through a file or the instance
-    raise AssertionError("condition not reached in time")
-
-
 def _launch(oprun, tmp_path, job_name):
     launched = oprun("job", "launch", "-f", tmp_path / "cancel_jobs.py", "-j", job_name)
     assert launched.returncode == 0, launched.stderr
@@ -100,7 +90,7 @@ def _show(oprun, run_id):
 
 def _cancel(oprun, tmp_path, job_name):
     run_id = _launch(oprun, tmp_path, job_name)
-    _wait_for((tmp_path / "started").exists)
+    wait_for((tmp_path / "started").exists)
     canceled = oprun("run", "cancel", run_id)
     assert canceled.returncode == 0, canceled.stderr
     assert canceled.stdout.strip() == f"Run {run_id} canceled: CANCELED."
@@ -132,12 +122,12 @@ def test_a_step_killed_by_the_cancel_shows_canceled(oprun, tmp_path):
 
 def test_a_step_whose_run_worker_died_shows_abandoned_once_the_run_ends(oprun, tmp_path, home):
     run_id = _launch(oprun, tmp_path, "interruptible")
-    worker_pid = int(_wait_for((tmp_path / "started").exists) and (tmp_path / "started").read_text())
+    worker_pid = int(wait_for((tmp_path / "started").exists) and (tmp_path / "started").read_text())
     with DagsterInstance.from_directory(str(home)) as instance:
         def step_start_stored():
             return any(e.dagster_event and e.dagster_event.event_type_value == "STEP_START" for e in instance.all_logs(run_id))
 
-        _wait_for(step_start_stored)
+        wait_for(step_start_stored)
         assert _show(oprun, run_id)["steps"][0]["status"] == "RUNNING"  # the run is not over yet
         # The run worker dies with the step open (an OOM kill, a crash), and the
         # run is then ended as the run monitor would.

@@ -14,24 +14,14 @@ from oprun import DagsterRunStatus, instance_for_test
 from oprun.execution.execute_job import create_run_for_job
 from oprun.execution.launcher import RUN_WORKER_CREATE_TIME_TAG, RUN_WORKER_PGID_TAG
 from oprun.execution.reconstruct import reconstructable
-
 from tests.fixtures import cancel_jobs
+from tests.waiting import wait_for
 
 
 @pytest.fixture
 def instance():
     with instance_for_test() as inst:
         yield inst
-
-
-def _wait_for(predicate, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling another process's progress through a file
-    raise AssertionError("condition not reached in time")
 
 
 def _record(instance, job_def):
@@ -62,7 +52,7 @@ def test_cancel_stops_a_child_that_left_the_process_group(instance, tmp_path, mo
     tags = instance.get_run_by_id(run.run_id).tags
     assert tags[RUN_WORKER_PGID_TAG] == str(worker_pid)
     assert float(tags[RUN_WORKER_CREATE_TIME_TAG]) == psutil.Process(worker_pid).create_time()
-    grandchild = int(_wait_for(lambda: pid_file.exists() and pid_file.read_text()))
+    grandchild = int(wait_for(lambda: pid_file.exists() and pid_file.read_text()))
     assert os.getpgid(grandchild) != worker_pid  # out of the group killpg reaches
     started = time.monotonic()
     try:
@@ -92,10 +82,10 @@ def test_cancel_does_not_signal_a_process_that_reused_the_recorded_pid(instance,
     worker_pid = launcher.launch_run(run.run_id)
     stranger = subprocess.Popen(["sleep", "600"], start_new_session=True)
     try:
-        _wait_for(started.exists)
+        wait_for(started.exists)
         # The step's start stored too (events are written behind the run by up to
         # the write lag): the worker, left running below, writes nothing after it.
-        _wait_for(lambda: any(kind == "STEP_START" for _step, kind in _kinds(instance, run.run_id)))
+        wait_for(lambda: any(kind == "STEP_START" for _step, kind in _kinds(instance, run.run_id)))
         # As if the run worker had died and its pid gone to another process: the
         # tags name a live process whose create time is not the recorded one.
         wrong_time = psutil.Process(stranger.pid).create_time() - 3600
@@ -129,7 +119,7 @@ def test_a_canceled_step_ends_with_step_failure_on_every_executor(instance, tmp_
     launcher = instance.run_launcher
     launcher.grace_seconds = 30.0
     launcher.launch_run(run.run_id)
-    step_pid = int(_wait_for(lambda: started.exists() and started.read_text()))
+    step_pid = int(wait_for(lambda: started.exists() and started.read_text()))
     assert launcher.terminate(run.run_id)
     assert _gone(step_pid)
     assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED

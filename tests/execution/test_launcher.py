@@ -3,31 +3,20 @@ SIGTERM then SIGKILL for steps that ignore SIGTERM, CANCELED, RUN_CANCELED last,
 and a status that never changes afterwards."""
 
 import os
-import time
 
 import pytest
 
 from oprun import DagsterRunStatus, instance_for_test
 from oprun.execution.execute_job import create_run_for_job
 from oprun.execution.reconstruct import reconstructable
-
 from tests.fixtures import launch_jobs
+from tests.waiting import wait_for
 
 
 @pytest.fixture
 def instance(monkeypatch):
     with instance_for_test() as inst:
         yield inst
-
-
-def _wait_for(predicate, seconds=60):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)  # polling another process's progress through the instance
-    raise AssertionError("condition not reached in time")
 
 
 def _record(instance, job_def):
@@ -55,7 +44,7 @@ def test_terminate_kills_steps_that_ignore_sigterm(instance, tmp_path, monkeypat
     launcher = instance.run_launcher
     launcher.grace_seconds = 1.0
     launcher.launch_run(run.run_id)
-    _wait_for(lambda: (tmp_path / "started").exists())
+    wait_for(lambda: (tmp_path / "started").exists())
     assert launcher.terminate(run.run_id)
     stored = instance.get_run_by_id(run.run_id)
     assert stored.status == DagsterRunStatus.CANCELED

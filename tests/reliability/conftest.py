@@ -8,36 +8,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from oprun import DagsterInstance
+from tests.instance.conftest import postgres_schema
+from tests.waiting import wait_for  # noqa: F401 - the suite's tests import it from here
 
 
 @contextlib.contextmanager
 def postgres_url_for_a_fresh_schema() -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards;
     skips the test when no server is configured."""
-    url = os.environ.get("OPRUN_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("OPRUN_TEST_POSTGRES_URL is not set: no PostgreSQL server to test against")
-    import sqlalchemy as sa
-
-    schema = f"oprun_rel_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url)
-    with admin.begin() as conn:
-        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    try:
+    with postgres_schema() as (url, schema):
         separator = "&" if "?" in url else "?"
         yield f"{url}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def write_postgres_home(home: str, url: str) -> None:
@@ -69,16 +56,6 @@ def instance(home) -> Iterator[DagsterInstance]:
 
 def backend_of(instance: DagsterInstance) -> str:
     return "postgres" if type(instance.run_storage).__name__.startswith("Postgres") else "sqlite"
-
-
-def wait_for(predicate: Callable[[], Any], seconds: float = 60, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)  # polling another process's progress through the instance
-    raise AssertionError(f"condition not reached in {seconds} s")
 
 
 def stream(instance: DagsterInstance, run_id: str) -> list[tuple[str | None, str]]:

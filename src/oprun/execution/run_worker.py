@@ -43,12 +43,8 @@ def run_stored_run(run_id: str, instance: Any) -> int:
     try:
         recon = ReconstructableJob.from_dict(dict(run.job_code_origin))
         success, _error = execute_stored_run(recon, run, instance)
-    except DagsterStorageError as exc:
-        # The instance can no longer be written (disk full, read-only, database
-        # gone): nothing more can be recorded, so say why where the launcher
-        # keeps this process's output, and stop.
-        print(f"oprun run worker: run {run_id} stopped: {exc}", file=sys.stderr)
-        return 1
+    except DagsterStorageError:
+        raise  # nothing more can be recorded: `main` says why
     except Exception as exc:  # noqa: BLE001 - the job could not even load: record why
         current = instance.get_run_by_id(run_id)
         if current is not None and not current.is_finished:
@@ -72,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return run_stored_run(args[0], instance)
-    except DagsterStorageError as exc:  # e.g. the run's tags cannot be written: a read-only home
+    except DagsterStorageError as exc:
+        # The instance can no longer be written (disk full, read-only, database
+        # gone): say why where the launcher keeps this process's output, and stop.
         print(f"oprun run worker: run {args[0]} stopped: {exc}", file=sys.stderr)
         return 1
     finally:

@@ -212,14 +212,7 @@ class _Writer:
 
 
 def _storage_error(exc: Exception) -> EventStorageFailed:
-    if isinstance(exc, DagsterStorageError):
-        error = EventStorageFailed(
-            f"The run's events can no longer be stored: {exc} Events stored before are kept; the run stops here."
-        )
-    else:
-        error = EventStorageFailed(
-            f"The run's events can no longer be stored: {type(exc).__name__}: {exc}. "
-            "Events stored before are kept; the run stops here."
-        )
+    cause = str(exc) if isinstance(exc, DagsterStorageError) else f"{type(exc).__name__}: {exc}."
+    error = EventStorageFailed(f"The run's events can no longer be stored: {cause} Events stored before are kept; the run stops here.")
     error.__cause__ = exc
     return error
