@@ -43,6 +43,17 @@ class _Victim:
         self.pgid = instance.run_launcher.launch_run(run_id)
         self.kill_at: float | None = None
         self.done = False
+        self.cursor: str | None = None
+        self.stored = 0  # events seen so far, counted from the cursor on
+
+    def count_stored(self, instance) -> int:
+        # Only the rows stored since the last poll are read, so a poll stays
+        # cheap however far the run has got (reading the whole stream every
+        # time let a worker on PostgreSQL run to its end between two polls).
+        connection = instance.get_records_for_run(self.run_id, cursor=self.cursor)
+        self.stored += len(connection.records)
+        self.cursor = connection.cursor or self.cursor
+        return self.stored
 
     def describe(self, backend: str) -> str:
         return f"{backend} run {self.run_id} (kill after {self.events} events + {self.extra_delay * 1000:.1f} ms)"
@@ -61,7 +72,7 @@ def _kill_all(instance, victims: list[_Victim], seconds: float = 90) -> None:
             if launcher.wait(victim.run_id, timeout=0) is not None:
                 victim.done = True  # ended before its kill point: the caller checks how
             elif victim.kill_at is None:
-                if len(instance.get_records_for_run(victim.run_id).records) >= victim.events:
+                if victim.count_stored(instance) >= victim.events:
                     victim.kill_at = time.monotonic() + victim.extra_delay
             elif time.monotonic() >= victim.kill_at:
                 with contextlib.suppress(ProcessLookupError):
