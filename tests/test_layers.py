@@ -44,6 +44,8 @@ RANKS = {
     "oprun.runs": 0,
     "oprun.compat": 0,
     "oprun.files": 0,
+    "oprun.clock": 0,
+    "oprun.instigation": 0,
     "oprun.config": 1,
     "oprun.definitions": 2,
     "oprun.instance": 3,
@@ -75,6 +77,8 @@ ALLOWLIST = {
         "Dagster's `build_schedule_context`/`build_sensor_context` build the resources a tick uses.",
     ("oprun.instance.instance", "oprun.execution.launcher"):
         "The instance loads its configured run launcher by name, as Dagster's `run_launcher: {module, class}`.",
+    ("oprun.instance.instance", "oprun.execution.coordinator"):
+        "The instance loads its configured run coordinator by name, as Dagster's `run_coordinator: {module, class}`.",
     ("oprun.instance.instance", "oprun.execution.prepare"):
         "Dagster's `DagsterInstance.create_run_for_job` records a run of a job, which needs the run prepared (config resolved, plan made).",
 }

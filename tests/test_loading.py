@@ -253,7 +253,7 @@ def test_a_location_keeps_its_load_error():
 
 def test_workspace_lists_locations_and_a_broken_one_does_not_stop_the_others():
     locations = load_workspace(LOCATIONS / "workspace" / "workspace.yaml")
-    assert [loc.name for loc in locations] == ["one_definitions", "gathered", "oprun_fixture_pkg.definitions", "import_error"]
+    assert [loc.name for loc in locations] == ["one_definitions.py", "gathered", "oprun_fixture_pkg.definitions", "import_error.py"]
     assert locations[0].pointer.python_file == str(LOCATIONS / "one_definitions.py")
     assert locations[2].pointer == CodePointer(module_name="oprun_fixture_pkg.definitions", attribute="defs", working_directory=str(LOCATIONS / "modules"))
     assert locations[0].definitions.job_names == ["say_hello", "nightly"]
@@ -273,7 +273,7 @@ def test_workspace_lists_locations_and_a_broken_one_does_not_stop_the_others():
         ("load_from:\n  - grpc_server: {host: localhost, port: 4000}\n", "grpc_server locations are not supported"),
         ("load_from:\n  - python_file: {relative_path: a.py, atribute: defs}\n", "unknown option 'atribute' for python_file. Did you mean 'attribute'?"),
         ("load_from:\n  - python_module: {attribute: defs}\n", "python_module needs module_name"),
-        ("load_from:\n  - python_file: a.py\n  - python_file: sub/a.py\n", "two code locations named 'a'"),
+        ("load_from:\n  - python_file: a.py\n  - python_file: sub/a.py\n", "two code locations named 'a.py'"),
         ("load_from:\n  - [a, b]\n", "each entry is one of python_file:"),
     ],
 )
@@ -350,9 +350,9 @@ def test_locations_from_command_line_arguments(tmp_path):
         module_names=["oprun_fixture_pkg.definitions"],
         working_directory=str(LOCATIONS / "modules"),
     )
-    assert [loc.name for loc in locations] == ["one_definitions", "bare_jobs", "oprun_fixture_pkg.definitions"]
+    assert [loc.name for loc in locations] == ["one_definitions.py", "bare_jobs.py", "oprun_fixture_pkg.definitions"]
     assert locations[2].definitions.job_names == ["package_job"]
-    assert [loc.name for loc in locations_from_args(workspace=str(LOCATIONS / "workspace" / "workspace.yaml"))][0] == "one_definitions"
+    assert [loc.name for loc in locations_from_args(workspace=str(LOCATIONS / "workspace" / "workspace.yaml"))][0] == "one_definitions.py"
     assert locations_from_args(cwd=str(LOCATIONS / "pyproject_default"))[0].name == "mine"
     with pytest.raises(DagsterCodeLocationLoadError, match="either -w/--workspace or -f/-m"):
         locations_from_args(python_files=["a.py"], workspace="w.yaml")

@@ -485,7 +485,7 @@ def _workspace_entry(entry: Any, index: int, workspace: str, base: str) -> CodeL
     if kind == "python_file":
         file = os.path.normpath(os.path.join(base, options[main_key]))
         pointer = CodePointer(python_file=file, attribute=options.get("attribute"), working_directory=directory)
-        default_name = os.path.splitext(os.path.basename(file))[0]
+        default_name = os.path.basename(file)  # Dagster names a file's location by the file: `jobs.py`
     else:
         module = options[main_key]
         pointer = CodePointer(module_name=module, attribute=options.get("attribute"), working_directory=directory or base)
@@ -545,7 +545,7 @@ def _pyproject_location(pyproject: str, directory: str) -> CodeLocation | None:
     if python_file is not None:
         file = os.path.normpath(os.path.join(directory, python_file))
         pointer = CodePointer(python_file=file, attribute=section.get("attribute"), working_directory=working_directory)
-        default_name = os.path.splitext(os.path.basename(file))[0]
+        default_name = os.path.basename(file)  # Dagster names a file's location by the file: `jobs.py`
     else:
         pointer = CodePointer(module_name=module_name, attribute=section.get("attribute"), working_directory=working_directory or directory)
         default_name = module_name
@@ -570,7 +570,7 @@ def locations_from_args(
     for file in python_files:
         path = os.path.abspath(file)
         pointer = CodePointer(python_file=path, attribute=attribute, working_directory=working_directory and os.path.abspath(working_directory))
-        locations.append(CodeLocation(os.path.splitext(os.path.basename(path))[0], pointer))
+        locations.append(CodeLocation(os.path.basename(path), pointer))  # as Dagster: `-f jobs.py` is location `jobs.py`
     for module in module_names:
         pointer = CodePointer(module_name=module, attribute=attribute, working_directory=os.path.abspath(working_directory or cwd or os.getcwd()))
         locations.append(CodeLocation(module, pointer))

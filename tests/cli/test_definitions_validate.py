@@ -122,7 +122,7 @@ def test_validate_takes_modules_and_workspaces_like_the_other_commands(oprun, jo
     workspace.write_text(f"load_from:\n  - python_file: {clean_file.name}\n  - python_file: {jobs_file.name}\n")
     both = oprun("definitions", "validate", "-w", workspace)
     assert both.returncode == 1
-    assert "Validation successful for code location clean_jobs (1 job)." in both.stdout
+    assert "Validation successful for code location clean_jobs.py (1 job)." in both.stdout
     assert "Job 'broken'" in both.stdout and OP_PATH in both.stdout
 
 
@@ -132,7 +132,7 @@ def test_validate_reports_load_errors_without_a_traceback(oprun, clean_file, tmp
     checked = oprun("definitions", "validate", "-f", broken, "-f", clean_file)
     assert checked.returncode == 1
     said = checked.stdout + checked.stderr
-    assert "Validation failed for code location syntax_error: it did not load." in checked.stdout
+    assert "Validation failed for code location syntax_error.py: it did not load." in checked.stdout
     assert "syntax_error.py" in said and "line 3" in said
     assert "Validation successful for code location clean_jobs" in checked.stdout
     assert "1 code location failed to load" in checked.stderr

@@ -79,8 +79,11 @@ def test_a_database_from_before_alembic_is_refused_then_migrated_with_its_runs(h
     path, engine = home
     with DagsterInstance.from_directory(path) as instance:
         instance.add_run(DagsterRun(job_name="kept", run_id="r1"))
-    # What the oprun before alembic left: its own version table at version 1.
+    # What the oprun before alembic left: its own version table at version 1,
+    # and only the tables of that version.
     with engine.begin() as conn:
+        for table in _TABLES_AFTER_0001:
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text(f"DROP TABLE {schema.VERSION_TABLE}"))
         conn.execute(sa.text("CREATE TABLE oprun_schema_version (version INTEGER NOT NULL)"))
         conn.execute(sa.text("INSERT INTO oprun_schema_version (version) VALUES (1)"))
@@ -93,6 +96,28 @@ def test_a_database_from_before_alembic_is_refused_then_migrated_with_its_runs(h
     with DagsterInstance.from_directory(path) as instance:
         assert [r.run_id for r in instance.get_runs()] == ["r1"]
     assert not sa.inspect(engine).has_table("oprun_schema_version")
+
+
+_TABLES_AFTER_0001 = ("instigators", "job_ticks", "daemon_heartbeats", "bulk_actions", "leases")
+
+
+def test_a_database_at_the_first_revision_is_refused_then_migrated_with_the_daemon_tables(home):
+    path, engine = home
+    with DagsterInstance.from_directory(path) as instance:
+        instance.add_run(DagsterRun(job_name="kept", run_id="r1"))
+    with engine.begin() as conn:  # what oprun before the daemon left
+        for table in _TABLES_AFTER_0001:
+            conn.execute(sa.text(f"DROP TABLE {table}"))
+        conn.execute(schema.version_table.update().values(version_num="0001_baseline"))
+    with pytest.raises(DagsterStorageError, match="revision 0001_baseline, older than this oprun's .*oprun instance migrate"):
+        DagsterInstance.from_directory(path)
+    done = _oprun(path, "instance", "migrate")
+    assert done.returncode == 0, done.stderr
+    with DagsterInstance.from_directory(path) as instance:
+        assert [r.run_id for r in instance.get_runs()] == ["r1"]
+        assert instance.get_daemon_heartbeats() == {}
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn, opts={"version_table": schema.VERSION_TABLE}), schema.metadata) == []
 
 
 def test_a_database_from_a_newer_oprun_is_refused_and_not_touched(home):

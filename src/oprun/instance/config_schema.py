@@ -155,6 +155,42 @@ CONCURRENCY = Shape(
     }
 )
 
+TAG_CONCURRENCY_LIMITS = Array(
+    Shape(
+        {
+            "key": String,
+            "value": _optional(ScalarUnion(String, Shape({"applyLimitPerUniqueValue": Bool}))),
+            "limit": Int,
+        }
+    )
+)
+
+RUN_QUEUE = Shape(
+    {
+        "max_concurrent_runs": _optional(Int),
+        "tag_concurrency_limits": _optional(TAG_CONCURRENCY_LIMITS),
+        "dequeue_interval_seconds": _optional(Int),
+        "dequeue_use_threads": _optional(Bool),
+        "dequeue_num_workers": _optional(Int),
+        "max_user_code_failure_retries": _optional(Int),
+        "user_code_failure_retry_delay": _optional(Int),
+        "block_op_concurrency_limited_runs": _optional(Permissive()),
+    }
+)
+
+# Dagster's `schedules:` and `sensors:` (how its daemon evaluates them); oprun
+# takes the catch-up bound here too (`max_catchup_runs`, as DagsterDaemonScheduler's config).
+SCHEDULES = Shape(
+    {
+        "use_threads": _optional(Bool),
+        "num_workers": _optional(Int),
+        "num_submit_workers": _optional(Int),
+        "max_catchup_runs": _optional(Int),
+        "max_tick_retries": _optional(Int),
+    }
+)
+SENSORS = Shape({"use_threads": _optional(Bool), "num_workers": _optional(Int), "num_submit_workers": _optional(Int)})
+
 INSTANCE_CONFIG = Shape(
     {
         "storage": _optional(STORAGE),
@@ -165,6 +201,13 @@ INSTANCE_CONFIG = Shape(
         "run_coordinator": _optional(_configurable_class()),
         "telemetry": _optional(Shape({"enabled": _optional(Bool)})),
         "run_monitoring": _optional(RUN_MONITORING),
+        "run_queue": _optional(RUN_QUEUE),
+        "scheduler": _optional(_configurable_class()),
+        "schedules": _optional(SCHEDULES),
+        "sensors": _optional(SENSORS),
+        "run_retries": _optional(Shape({"enabled": _optional(Bool), "max_retries": _optional(Int), "retry_on_asset_or_op_failure": _optional(Bool)})),
+        "retention": _optional(Permissive()),
+        "code_servers": _optional(Permissive()),
         "concurrency": _optional(CONCURRENCY),
         "python_logs": _optional(PYTHON_LOGS),
     }

@@ -13,6 +13,8 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from oprun import clock
+
 from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, DagsterStorageError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
 from oprun.files import makedirs_private
@@ -22,7 +24,31 @@ from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunR
 if TYPE_CHECKING:
     from datetime import timedelta
 
+    # The daemon's records load only when used: a run in process never needs them.
+    from oprun.instance.automation_storage import AutomationStorage
+    from oprun.instigation import (
+        BulkActionStatus,
+        DaemonHeartbeat,
+        InstigatorState,
+        InstigatorTick,
+        InstigatorType,
+        PartitionBackfill,
+        TickStatus,
+    )
+
 CONFIG_FILES = ("oprun.yaml", "dagster.yaml")
+# A daemon loop whose last heartbeat is older than this is not alive: the loops
+# beat at least every few seconds, so this is many missed beats.
+DAEMON_HEARTBEAT_TOLERANCE_SECONDS = 30.0
+# Dagster's modules for the classes oprun has its own of (a dagster.yaml naming
+# them loads oprun's).
+_OPRUN_CLASS_MODULES = {
+    "dagster.core.run_coordinator": "oprun.execution.coordinator",
+    "dagster._core.run_coordinator": "oprun.execution.coordinator",
+    "dagster._core.run_coordinator.queued_run_coordinator": "oprun.execution.coordinator",
+    "dagster._core.run_coordinator.default_run_coordinator": "oprun.execution.coordinator",
+    "dagster": "oprun.execution.coordinator",
+}
 # The sections and keys the file may hold: `oprun.instance.config_schema`.
 _PYTHON_LOGS_KEYS = {"managed_python_loggers", "python_log_level", "dagster_handler_config"}
 _LOG_LEVELS = ("CRITICAL", "FATAL", "ERROR", "WARNING", "WARN", "INFO", "DEBUG")
@@ -192,6 +218,8 @@ class DagsterInstance:
         self._settings = dict(settings or {})
         self._temp_dir = temp_dir
         self._run_launcher: Any = None
+        self._run_coordinator: Any = None
+        self._automation: AutomationStorage | None = None
 
     # -- construction --
 
@@ -452,6 +480,14 @@ class DagsterInstance:
     def report_engine_event(self, message: str, dagster_run: DagsterRun, metadata: Mapping[str, Any] | None = None, step_key: str | None = None) -> None:
         self._report(dagster_run, DagsterEventType.ENGINE_EVENT, message, EngineEventData(dict(metadata or {})), step_key)
 
+    def report_run_event(self, dagster_run: DagsterRun, kind: DagsterEventType, message: str, step_key: str | None = None) -> None:
+        """Record a run-level event (RUN_ENQUEUED, RUN_DEQUEUED, RUN_STARTING, ...)
+        for a run that is not finished; the status follows from the event."""
+        current = self.get_run_by_id(dagster_run.run_id)
+        if current is None or current.is_finished:
+            return
+        self._report(current, kind, message, None, step_key)
+
     def report_run_failed(self, dagster_run: DagsterRun, message: str | None = None) -> None:
         current = self.get_run_by_id(dagster_run.run_id)
         if current is None or current.is_finished:
@@ -492,6 +528,52 @@ class DagsterInstance:
             self._run_launcher = launcher_class(self, **(spec.get("config") or {}))
         return self._run_launcher
 
+    @property
+    def run_coordinator(self) -> Any:
+        """What `submit_run` hands runs to: the class named by `run_coordinator:
+        {module, class, config}` in oprun.yaml (Dagster's module paths name
+        oprun's classes too); by default oprun's queued coordinator, which queues
+        runs for the daemon when one is alive and launches them at once when none
+        is (docs/automation.md, "The run queue")."""
+        if self._run_coordinator is None:
+            import importlib
+
+            spec = self._settings.get("run_coordinator") or {}
+            module_name = _OPRUN_CLASS_MODULES.get(str(spec.get("module") or ""), spec.get("module")) or "oprun.execution.coordinator"
+            module = importlib.import_module(module_name)
+            coordinator_class = getattr(module, spec.get("class") or "QueuedRunCoordinator")
+            config = dict(spec.get("config") or {}) if spec else {"launch_without_daemon": True}
+            self._run_coordinator = coordinator_class(self, **config)
+        return self._run_coordinator
+
+    def submit_run(self, run_id: str, workspace: Any = None) -> DagsterRun:
+        """Hand a recorded run to the run coordinator (queued, or launched at once)."""
+        self.run_coordinator.submit_run(run_id)
+        run = self.get_run_by_id(run_id)
+        assert run is not None
+        return run
+
+    def run_queue_settings(self) -> dict[str, Any]:
+        """The run queue's limits, from `run_queue:` (Dagster's newer key), then
+        `concurrency: runs:`, then the coordinator's own config."""
+        coordinator = dict((self._settings.get("run_coordinator") or {}).get("config") or {})
+        runs = dict((self._settings.get("concurrency") or {}).get("runs") or {})
+        queue = dict(self._settings.get("run_queue") or {})
+        return {**coordinator, **runs, **queue}
+
+    def run_monitoring_settings(self) -> dict[str, Any]:
+        """`run_monitoring:` as given (the monitor applies its defaults)."""
+        return dict(self._settings.get("run_monitoring") or {})
+
+    def scheduler_settings(self) -> dict[str, Any]:
+        """The schedule loop's settings: `scheduler: {config: ...}` as Dagster's
+        DagsterDaemonScheduler takes them, and `schedules:`."""
+        scheduler = dict((self._settings.get("scheduler") or {}).get("config") or {})
+        return {**scheduler, **dict(self._settings.get("schedules") or {})}
+
+    def sensor_settings(self) -> dict[str, Any]:
+        return dict(self._settings.get("sensors") or {})
+
     def launch_run(self, run_id: str) -> DagsterRun:
         """Start a recorded run in its own process and return at once."""
         if self.is_ephemeral:
@@ -504,7 +586,71 @@ class DagsterInstance:
         assert run is not None
         return run
 
-    submit_run = launch_run
+    # -- schedules, sensors, the daemon (oprun.instigation records) --
+
+    @property
+    def automation_storage(self) -> AutomationStorage:
+        if self._automation is None:
+            self._automation = self._storage.automation_storage()
+        return self._automation
+
+    def get_instigator_state(self, instigator_id: str) -> InstigatorState | None:
+        return self.automation_storage.get_instigator_state(instigator_id)
+
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
+        return self.automation_storage.all_instigator_state(instigator_type)
+
+    def add_instigator_state(self, state: InstigatorState) -> InstigatorState:
+        from dataclasses import replace
+
+        return self.automation_storage.save_instigator_state(replace(state, update_timestamp=clock.timestamp()))
+
+    update_instigator_state = add_instigator_state
+
+    def delete_instigator_state(self, instigator_id: str) -> None:
+        self.automation_storage.delete_instigator_state(instigator_id)
+
+    def create_tick(self, tick: InstigatorTick) -> InstigatorTick:
+        return self.automation_storage.create_tick(tick)
+
+    def update_tick(self, tick: InstigatorTick) -> InstigatorTick:
+        return self.automation_storage.update_tick(tick)
+
+    def get_ticks(
+        self,
+        instigator_id: str,
+        before: float | None = None,
+        after: float | None = None,
+        limit: int | None = None,
+        statuses: Sequence[TickStatus] | None = None,
+    ) -> list[InstigatorTick]:
+        return self.automation_storage.get_ticks(instigator_id, before, after, limit, statuses)
+
+    def add_daemon_heartbeat(self, heartbeat: DaemonHeartbeat) -> None:
+        self.automation_storage.add_daemon_heartbeat(heartbeat)
+
+    def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]:
+        return self.automation_storage.get_daemon_heartbeats()
+
+    def wipe_daemon_heartbeats(self) -> None:
+        self.automation_storage.wipe_daemon_heartbeats()
+
+    def daemon_is_alive(self, daemon_type: str, tolerance_seconds: float = DAEMON_HEARTBEAT_TOLERANCE_SECONDS) -> bool:
+        """Whether a daemon loop of this type beat its heart within the tolerance."""
+        heartbeat = self.get_daemon_heartbeats().get(daemon_type)
+        return heartbeat is not None and clock.timestamp() - heartbeat.timestamp <= tolerance_seconds
+
+    def add_backfill(self, backfill: PartitionBackfill) -> None:
+        self.automation_storage.add_backfill(backfill)
+
+    def update_backfill(self, backfill: PartitionBackfill) -> None:
+        self.automation_storage.update_backfill(backfill)
+
+    def get_backfill(self, backfill_id: str) -> PartitionBackfill | None:
+        return self.automation_storage.get_backfill(backfill_id)
+
+    def get_backfills(self, status: BulkActionStatus | None = None, limit: int | None = None) -> list[PartitionBackfill]:
+        return self.automation_storage.get_backfills(status, limit)
 
     # -- schema --
 

@@ -24,7 +24,7 @@ from oprun.errors import DagsterStorageError
 VERSION_TABLE = "oprun_alembic_version"
 
 # Every revision, oldest first; a test checks this against the migration scripts.
-REVISIONS = ("0001_baseline",)
+REVISIONS = ("0001_baseline", "0002_automation")
 HEAD = REVISIONS[-1]
 
 # What `oprun_schema_version` numbers were, as revisions (None: the table is empty).
@@ -78,6 +78,54 @@ event_logs = sa.Table(
     sa.Column("timestamp", sa.Float, nullable=False),
     sa.Index("idx_event_logs_run", "run_id", "id"),
     sa.Index("idx_event_logs_type", "run_id", "dagster_event_type"),
+)
+
+# What the daemon keeps (oprun.instigation): schedule and sensor state, their
+# ticks, heartbeats, backfills, and leases on the daemon's loops.
+instigators = sa.Table(
+    "instigators", metadata,
+    sa.Column("id", sa.String(255), primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("location_name", sa.String(255), nullable=False),
+    sa.Column("instigator_type", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("update_timestamp", sa.Float, nullable=False),
+)
+
+job_ticks = sa.Table(
+    "job_ticks", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("instigator_id", sa.String(255), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("idx_job_ticks_instigator", "instigator_id", "timestamp"),
+)
+
+daemon_heartbeats = sa.Table(
+    "daemon_heartbeats", metadata,
+    sa.Column("daemon_type", sa.String(64), primary_key=True),
+    sa.Column("daemon_id", sa.String(64), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+)
+
+bulk_actions = sa.Table(
+    "bulk_actions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False, unique=True),
+    sa.Column("status", sa.String(32), nullable=False),
+    sa.Column("timestamp", sa.Float, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("idx_bulk_actions_status", "status", "id"),
+)
+
+leases = sa.Table(
+    "leases", metadata,
+    sa.Column("name", sa.String(255), primary_key=True),
+    sa.Column("owner", sa.String(255), nullable=False),
+    sa.Column("expires", sa.Float, nullable=False),
 )
 
 # alembic's own layout for its version table, kept apart from `metadata` so that

@@ -70,7 +70,7 @@ def _run_from_row(row: Any, tags: dict[str, str]) -> DagsterRun:
     )
 
 
-def _insert_or_ignore(conn: sa.Connection, table: sa.Table, key: str) -> Any:
+def insert_or_ignore(conn: sa.Connection, table: sa.Table, key: str) -> Any:
     """An INSERT that does nothing when a row with the same `key` exists, even one
     committed by another process a moment ago (with `.returning(...)` it then
     returns no row: rowcount is not reliable with RETURNING); any other constraint
@@ -113,6 +113,11 @@ class SqlRunStorage(RunStorage):
     def engine(self) -> sa.Engine:
         return self._engine
 
+    def automation_storage(self) -> Any:
+        from oprun.instance.automation_sql import SqlAutomationStorage
+
+        return SqlAutomationStorage(self)
+
     def dispose(self) -> None:
         self._engine.dispose()
 
@@ -129,6 +134,10 @@ class SqlRunStorage(RunStorage):
     def _tx(self) -> Iterator[sa.Connection]:
         with self._engine.begin() as conn:
             yield conn
+
+    def transact(self, fn: Callable[[sa.Connection], T], what: str | None = None) -> T:
+        """`fn(conn)` in one transaction, as every write of this storage is done."""
+        return self._do(fn, what)
 
     def _do(self, fn: Callable[[sa.Connection], T], what: str | None = None) -> T:
         """`fn` in one transaction, retried on `database is locked`; backend errors
@@ -163,10 +172,10 @@ class SqlRunStorage(RunStorage):
             if body is not None:
                 # Processes starting the first run of a new job version at once all
                 # insert its snapshot: one row wins, the others' conflicts are no error.
-                conn.execute(_insert_or_ignore(conn, schema.snapshots, "snapshot_id").values(snapshot_id=run.job_snapshot_id, body=body))
+                conn.execute(insert_or_ignore(conn, schema.snapshots, "snapshot_id").values(snapshot_id=run.job_snapshot_id, body=body))
             stamp = _naive_utc(now())
             row = {**_run_to_row(run), "create_timestamp": stamp, "update_timestamp": stamp}
-            inserted = conn.execute(_insert_or_ignore(conn, schema.runs, "run_id").values(**row).returning(schema.runs.c.run_id)).first()
+            inserted = conn.execute(insert_or_ignore(conn, schema.runs, "run_id").values(**row).returning(schema.runs.c.run_id)).first()
             if inserted is None:
                 raise DagsterInvariantViolationError(f"A run with id {run.run_id} already exists.")  # rolls back the snapshot
             if run.tags:

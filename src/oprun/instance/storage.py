@@ -195,6 +195,11 @@ class RunStorage(abc.ABC):
     ) -> list[EventLogRecord]:
         """A run's events in write order, after a storage id."""
 
+    @abc.abstractmethod
+    def automation_storage(self) -> Any:
+        """The storage of schedule and sensor state, ticks, heartbeats, backfills
+        and leases beside these runs (`automation_storage.AutomationStorage`)."""
+
     def dispose(self) -> None:  # noqa: B027 - optional: a store without connections or files keeps this no-op
         """Release connections and files."""
 
@@ -204,6 +209,7 @@ class InMemoryRunStorage(RunStorage):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._automation: Any = None
         self._runs: dict[str, _StoredRun] = {}
         self._order: list[str] = []
         # Per run: entries and their storage ids, in write order (records are built
@@ -212,6 +218,13 @@ class InMemoryRunStorage(RunStorage):
         self._ids: dict[str, list[int]] = {}
         self._snapshots: dict[str, dict[str, Any]] = {}
         self._next_id = 1
+
+    def automation_storage(self) -> Any:
+        if self._automation is None:
+            from oprun.instance.automation_storage import InMemoryAutomationStorage
+
+            self._automation = InMemoryAutomationStorage()
+        return self._automation
 
     def add_run(self, run: DagsterRun, snapshot: dict[str, Any] | str | None) -> DagsterRun:
         from oprun.errors import DagsterInvariantViolationError

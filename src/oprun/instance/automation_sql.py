@@ -1,0 +1,222 @@
+"""The daemon's records on the run storage's SQL database (SQLite or
+PostgreSQL): each record is a JSON body beside the columns that queries filter
+and sort on. Transactions, retries on `database is locked` and the translation of
+backend errors are the run storage's (`SqlRunStorage.transact`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from oprun.errors import DagsterInvariantViolationError
+from oprun.instance import schema
+from oprun.instance.automation_storage import AutomationStorage
+from oprun.instance.sql import SqlRunStorage, insert_or_ignore
+from oprun.instigation import (
+    BulkActionStatus,
+    DaemonHeartbeat,
+    InstigatorState,
+    InstigatorTick,
+    InstigatorType,
+    PartitionBackfill,
+    TickStatus,
+)
+
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+class SqlAutomationStorage(AutomationStorage):
+    def __init__(self, runs: SqlRunStorage) -> None:
+        self._runs = runs
+
+    def _do(self, fn: Any, what: str | None = None) -> Any:
+        return self._runs.transact(fn, what)
+
+    # -- schedule and sensor state --
+
+    def get_instigator_state(self, instigator_id: str) -> InstigatorState | None:
+        table = schema.instigators
+        body = self._do(lambda conn: conn.execute(sa.select(table.c.body).where(table.c.id == instigator_id)).scalar())
+        return InstigatorState.from_dict(json.loads(body)) if body else None
+
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
+        table = schema.instigators
+        query = sa.select(table.c.body).order_by(table.c.id)
+        if instigator_type is not None:
+            query = query.where(table.c.instigator_type == instigator_type.value)
+        rows = self._do(lambda conn: list(conn.execute(query).scalars()))
+        return [InstigatorState.from_dict(json.loads(body)) for body in rows]
+
+    def save_instigator_state(self, state: InstigatorState) -> InstigatorState:
+        table = schema.instigators
+        values = {
+            "name": state.name, "location_name": state.location_name, "instigator_type": state.instigator_type.value,
+            "status": state.status.value, "body": _dumps(state.to_dict()), "update_timestamp": state.update_timestamp,
+        }
+
+        def write(conn: sa.Connection) -> None:
+            updated = conn.execute(table.update().where(table.c.id == state.id).values(**values))
+            if updated.rowcount == 0:
+                inserted = conn.execute(insert_or_ignore(conn, table, "id").values(id=state.id, **values))
+                if inserted.rowcount == 0:  # another process inserted it a moment ago: ours is newer
+                    conn.execute(table.update().where(table.c.id == state.id).values(**values))
+
+        self._do(write, f"saving the state of {state.instigator_type.value.lower()} '{state.name}'")
+        return state
+
+    def delete_instigator_state(self, instigator_id: str) -> None:
+        table = schema.instigators
+        self._do(lambda conn: conn.execute(table.delete().where(table.c.id == instigator_id)))
+
+    # -- ticks --
+
+    def create_tick(self, tick: InstigatorTick) -> InstigatorTick:
+        table = schema.job_ticks
+
+        def write(conn: sa.Connection) -> InstigatorTick:
+            row = conn.execute(
+                table.insert().values(instigator_id=tick.instigator_id, status=tick.status.value, timestamp=tick.timestamp, body="{}")
+                .returning(table.c.id)
+            ).first()
+            assert row is not None
+            stored = InstigatorTick.from_dict({**tick.to_dict(), "tick_id": int(row.id)})
+            conn.execute(table.update().where(table.c.id == stored.tick_id).values(body=_dumps(stored.to_dict())))
+            return stored
+
+        result: InstigatorTick = self._do(write, f"storing a tick of '{tick.name}'")
+        return result
+
+    def update_tick(self, tick: InstigatorTick) -> InstigatorTick:
+        table = schema.job_ticks
+        self._do(
+            lambda conn: conn.execute(
+                table.update().where(table.c.id == tick.tick_id)
+                .values(status=tick.status.value, timestamp=tick.timestamp, body=_dumps(tick.to_dict()))
+            ),
+            f"updating a tick of '{tick.name}'",
+        )
+        return tick
+
+    def get_ticks(
+        self,
+        instigator_id: str,
+        before: float | None = None,
+        after: float | None = None,
+        limit: int | None = None,
+        statuses: Sequence[TickStatus] | None = None,
+    ) -> list[InstigatorTick]:
+        table = schema.job_ticks
+        query = sa.select(table.c.body).where(table.c.instigator_id == instigator_id)
+        if before is not None:
+            query = query.where(table.c.timestamp < before)
+        if after is not None:
+            query = query.where(table.c.timestamp > after)
+        if statuses is not None:
+            query = query.where(table.c.status.in_([TickStatus(s).value for s in statuses]))
+        query = query.order_by(table.c.timestamp.desc(), table.c.id.desc())
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self._do(lambda conn: list(conn.execute(query).scalars()))
+        return [InstigatorTick.from_dict(json.loads(body)) for body in rows]
+
+    # -- daemon heartbeats --
+
+    def add_daemon_heartbeat(self, heartbeat: DaemonHeartbeat) -> None:
+        table = schema.daemon_heartbeats
+        values = {"daemon_id": heartbeat.daemon_id, "timestamp": heartbeat.timestamp, "body": _dumps(heartbeat.to_dict())}
+
+        def write(conn: sa.Connection) -> None:
+            updated = conn.execute(table.update().where(table.c.daemon_type == heartbeat.daemon_type).values(**values))
+            if updated.rowcount == 0:
+                inserted = conn.execute(insert_or_ignore(conn, table, "daemon_type").values(daemon_type=heartbeat.daemon_type, **values))
+                if inserted.rowcount == 0:
+                    conn.execute(table.update().where(table.c.daemon_type == heartbeat.daemon_type).values(**values))
+
+        self._do(write, "storing a daemon heartbeat")
+
+    def get_daemon_heartbeats(self) -> dict[str, DaemonHeartbeat]:
+        table = schema.daemon_heartbeats
+        rows = self._do(lambda conn: list(conn.execute(sa.select(table.c.body)).scalars()))
+        beats = [DaemonHeartbeat.from_dict(json.loads(body)) for body in rows]
+        return {b.daemon_type: b for b in beats}
+
+    def wipe_daemon_heartbeats(self) -> None:
+        self._do(lambda conn: conn.execute(schema.daemon_heartbeats.delete()))
+
+    # -- backfills --
+
+    def add_backfill(self, backfill: PartitionBackfill) -> None:
+        table = schema.bulk_actions
+
+        def write(conn: sa.Connection) -> None:
+            inserted = conn.execute(
+                insert_or_ignore(conn, table, "key").values(
+                    key=backfill.backfill_id, status=backfill.status.value, timestamp=backfill.backfill_timestamp,
+                    body=_dumps(backfill.to_dict()),
+                )
+            )
+            if inserted.rowcount == 0:
+                raise DagsterInvariantViolationError(f"A backfill with id {backfill.backfill_id} already exists.")
+
+        self._do(write, f"storing backfill {backfill.backfill_id}")
+
+    def update_backfill(self, backfill: PartitionBackfill) -> None:
+        table = schema.bulk_actions
+        self._do(
+            lambda conn: conn.execute(
+                table.update().where(table.c.key == backfill.backfill_id)
+                .values(status=backfill.status.value, body=_dumps(backfill.to_dict()))
+            ),
+            f"updating backfill {backfill.backfill_id}",
+        )
+
+    def get_backfill(self, backfill_id: str) -> PartitionBackfill | None:
+        table = schema.bulk_actions
+        body = self._do(lambda conn: conn.execute(sa.select(table.c.body).where(table.c.key == backfill_id)).scalar())
+        return PartitionBackfill.from_dict(json.loads(body)) if body else None
+
+    def get_backfills(self, status: BulkActionStatus | None = None, limit: int | None = None) -> list[PartitionBackfill]:
+        table = schema.bulk_actions
+        query = sa.select(table.c.body).order_by(table.c.id.desc())
+        if status is not None:
+            query = query.where(table.c.status == status.value)
+        if limit is not None:
+            query = query.limit(limit)
+        rows = self._do(lambda conn: list(conn.execute(query).scalars()))
+        return [PartitionBackfill.from_dict(json.loads(body)) for body in rows]
+
+    # -- leases --
+
+    def claim_lease(self, name: str, owner: str, now: float, duration: float) -> bool:
+        table = schema.leases
+
+        def write(conn: sa.Connection) -> bool:
+            # One conditional UPDATE, then an INSERT that loses to a concurrent
+            # one: either way one statement decides, so two claimants never both win.
+            updated = conn.execute(
+                table.update()
+                .where(table.c.name == name, sa.or_(table.c.owner == owner, table.c.expires <= now))
+                .values(owner=owner, expires=now + duration)
+            )
+            if updated.rowcount:
+                return True
+            inserted = conn.execute(insert_or_ignore(conn, table, "name").values(name=name, owner=owner, expires=now + duration))
+            return bool(inserted.rowcount)
+
+        claimed: bool = self._do(write, f"claiming the lease '{name}'")
+        return claimed
+
+    def release_lease(self, name: str, owner: str) -> None:
+        table = schema.leases
+        self._do(lambda conn: conn.execute(table.delete().where(table.c.name == name, table.c.owner == owner)))
+
+    def get_lease(self, name: str) -> tuple[str, float] | None:
+        table = schema.leases
+        row = self._do(lambda conn: conn.execute(sa.select(table.c.owner, table.c.expires).where(table.c.name == name)).first())
+        return (str(row.owner), float(row.expires)) if row is not None else None
