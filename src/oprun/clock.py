@@ -22,7 +22,7 @@ import contextlib
 import os
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 CLOCK_FILE_ENV = "OPRUN_CLOCK_FILE"
 
@@ -43,7 +43,7 @@ def timestamp() -> float:
 
 def now() -> datetime:
     """The current time as an aware UTC datetime."""
-    return datetime.fromtimestamp(timestamp(), tz=timezone.utc)
+    return datetime.fromtimestamp(timestamp(), tz=UTC)
 
 
 def set_clock(fn: Callable[[], float] | None) -> None:

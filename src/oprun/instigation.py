@@ -48,6 +48,11 @@ class BulkActionStatus(str, Enum):
     CANCELED = "CANCELED"
 
 
+# The lease the active daemon holds (released when it stops, expiring soon after
+# it dies): with a fresh heartbeat, what says a daemon is alive.
+DAEMON_LEASE = "oprun-daemon"
+
+
 def instigator_id(location_name: str, name: str) -> str:
     """How a schedule or sensor is known in storage: its code location and name
     (two locations may each have a schedule called `nightly`)."""

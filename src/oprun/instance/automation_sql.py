@@ -26,7 +26,6 @@ from oprun.instigation import (
 )
 
 
-
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
@@ -63,8 +62,8 @@ class SqlAutomationStorage(AutomationStorage):
         def write(conn: sa.Connection) -> None:
             updated = conn.execute(table.update().where(table.c.id == state.id).values(**values))
             if updated.rowcount == 0:
-                inserted = conn.execute(insert_or_ignore(conn, table, "id").values(id=state.id, **values))
-                if inserted.rowcount == 0:  # another process inserted it a moment ago: ours is newer
+                inserted = conn.execute(insert_or_ignore(conn, table, "id").values(id=state.id, **values).returning(table.c.id)).first()
+                if inserted is None:  # another process inserted it a moment ago: ours is newer
                     conn.execute(table.update().where(table.c.id == state.id).values(**values))
 
         self._do(write, f"saving the state of {state.instigator_type.value.lower()} '{state.name}'")
@@ -134,8 +133,10 @@ class SqlAutomationStorage(AutomationStorage):
         def write(conn: sa.Connection) -> None:
             updated = conn.execute(table.update().where(table.c.daemon_type == heartbeat.daemon_type).values(**values))
             if updated.rowcount == 0:
-                inserted = conn.execute(insert_or_ignore(conn, table, "daemon_type").values(daemon_type=heartbeat.daemon_type, **values))
-                if inserted.rowcount == 0:
+                inserted = conn.execute(
+                    insert_or_ignore(conn, table, "daemon_type").values(daemon_type=heartbeat.daemon_type, **values).returning(table.c.daemon_type)
+                ).first()
+                if inserted is None:
                     conn.execute(table.update().where(table.c.daemon_type == heartbeat.daemon_type).values(**values))
 
         self._do(write, "storing a daemon heartbeat")
@@ -159,9 +160,9 @@ class SqlAutomationStorage(AutomationStorage):
                 insert_or_ignore(conn, table, "key").values(
                     key=backfill.backfill_id, status=backfill.status.value, timestamp=backfill.backfill_timestamp,
                     body=_dumps(backfill.to_dict()),
-                )
-            )
-            if inserted.rowcount == 0:
+                ).returning(table.c.key)
+            ).first()
+            if inserted is None:
                 raise DagsterInvariantViolationError(f"A backfill with id {backfill.backfill_id} already exists.")
 
         self._do(write, f"storing backfill {backfill.backfill_id}")
@@ -193,7 +194,7 @@ class SqlAutomationStorage(AutomationStorage):
 
     # -- leases --
 
-    def claim_lease(self, name: str, owner: str, now: float, duration: float) -> bool:
+    def claim_lease(self, name: str, owner: str, now: float, duration: float, replacing: str | None = None) -> bool:
         table = schema.leases
 
         def write(conn: sa.Connection) -> bool:
@@ -201,13 +202,16 @@ class SqlAutomationStorage(AutomationStorage):
             # one: either way one statement decides, so two claimants never both win.
             updated = conn.execute(
                 table.update()
-                .where(table.c.name == name, sa.or_(table.c.owner == owner, table.c.expires <= now))
+                .where(table.c.name == name, sa.or_(table.c.owner.in_([owner, replacing or owner]), table.c.expires <= now))
                 .values(owner=owner, expires=now + duration)
             )
             if updated.rowcount:
                 return True
-            inserted = conn.execute(insert_or_ignore(conn, table, "name").values(name=name, owner=owner, expires=now + duration))
-            return bool(inserted.rowcount)
+            # (rowcount is not reported for an INSERT on every driver: RETURNING says whether a row went in)
+            inserted = conn.execute(
+                insert_or_ignore(conn, table, "name").values(name=name, owner=owner, expires=now + duration).returning(table.c.name)
+            ).first()
+            return inserted is not None
 
         claimed: bool = self._do(write, f"claiming the lease '{name}'")
         return claimed

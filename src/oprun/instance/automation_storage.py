@@ -100,11 +100,11 @@ class AutomationStorage(abc.ABC):
     # -- leases --
 
     @abc.abstractmethod
-    def claim_lease(self, name: str, owner: str, now: float, duration: float) -> bool:
+    def claim_lease(self, name: str, owner: str, now: float, duration: float, replacing: str | None = None) -> bool:
         """Take or renew the lease `name` for `owner` until `now + duration`:
-        True if `owner` holds it now (it was free, expired, or already its own).
-        Atomic across processes: two claimants never both get True for one
-        unexpired lease."""
+        True if `owner` holds it now (it was free, expired, already its own, or
+        held by `replacing`, an owner the caller knows to be dead). Atomic across
+        processes: two claimants never both get True for one unexpired lease."""
 
     @abc.abstractmethod
     def release_lease(self, name: str, owner: str) -> None:
@@ -213,10 +213,10 @@ class InMemoryAutomationStorage(AutomationStorage):
         found = [b for b in found if status is None or b.status is status]
         return found[:limit] if limit is not None else found
 
-    def claim_lease(self, name: str, owner: str, now: float, duration: float) -> bool:
+    def claim_lease(self, name: str, owner: str, now: float, duration: float, replacing: str | None = None) -> bool:
         with self._lock:
             current = self._leases.get(name)
-            if current is not None and current[0] != owner and current[1] > now:
+            if current is not None and current[0] not in (owner, replacing) and current[1] > now:
                 return False
             self._leases[name] = (owner, now + duration)
             return True

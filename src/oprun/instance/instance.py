@@ -14,7 +14,6 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from oprun import clock
-
 from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, DagsterStorageError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
 from oprun.files import makedirs_private
@@ -636,9 +635,20 @@ class DagsterInstance:
         self.automation_storage.wipe_daemon_heartbeats()
 
     def daemon_is_alive(self, daemon_type: str, tolerance_seconds: float = DAEMON_HEARTBEAT_TOLERANCE_SECONDS) -> bool:
-        """Whether a daemon loop of this type beat its heart within the tolerance."""
+        """Whether a daemon loop of this type is alive: it beat its heart within
+        the tolerance, and its daemon still holds the daemon lease (released when
+        a daemon stops, expiring seconds after one dies). Liveness is measured in
+        real time (heartbeats carry `time.time()`), not by the settable clock
+        that schedules are evaluated by."""
+        import time
+
+        from oprun.instigation import DAEMON_LEASE
+
         heartbeat = self.get_daemon_heartbeats().get(daemon_type)
-        return heartbeat is not None and clock.timestamp() - heartbeat.timestamp <= tolerance_seconds
+        if heartbeat is None or time.time() - heartbeat.timestamp > tolerance_seconds:
+            return False
+        lease = self.automation_storage.get_lease(DAEMON_LEASE)
+        return lease is not None and lease[0] == heartbeat.daemon_id and lease[1] > time.time()
 
     def add_backfill(self, backfill: PartitionBackfill) -> None:
         self.automation_storage.add_backfill(backfill)
