@@ -46,6 +46,9 @@ class Workspace:
         self._locations = list(locations)
         self._stamps: dict[str, dict[str, float]] = {}
         self._lock = threading.Lock()
+        # Loops (threads) read definitions while the controller reloads: a
+        # location is loaded or reloaded by one thread at a time.
+        self._load_lock = threading.RLock()
 
     @property
     def locations(self) -> list[CodeLocation]:
@@ -68,7 +71,8 @@ class Workspace:
         found = []
         for location in self._locations:
             try:
-                definitions = location.load()
+                with self._load_lock:
+                    definitions = location.load()
             except DagsterCodeLocationLoadError:
                 continue
             with self._lock:
@@ -96,7 +100,8 @@ class Workspace:
             if before is None and location.load_error is None:
                 continue  # loaded now for the first time: nothing to compare with yet
             try:
-                location.reload()
+                with self._load_lock:
+                    location.reload()
             except DagsterCodeLocationLoadError:
                 pass  # kept as the location's load error; the others go on
             with self._lock:
