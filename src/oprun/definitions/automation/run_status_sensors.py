@@ -231,9 +231,12 @@ class RunStatusSensorDefinition(SensorDefinition):
         if position is None:
             # First evaluation: start from now rather than replaying every past run.
             now = datetime.now(UTC)
+            # Runs that reached the status just before now are history too (the next
+            # evaluation re-reads the overlap window, so they are marked as seen).
+            recent = instance.get_run_records(filters=RunsFilter(statuses=[self.run_status], updated_after=now - _OVERLAP))
             return SensorResult(
                 skip_reason=SkipReason(f"Run status sensor {self.name} starts watching for {self.run_status.value} runs now."),
-                cursor=_Cursor(now, []).dump(),
+                cursor=_Cursor(now, [r.dagster_run.run_id for r in recent]).dump(),
             )
         records = instance.get_run_records(
             filters=RunsFilter(statuses=[self.run_status], updated_after=position.timestamp - _OVERLAP)
@@ -241,6 +244,7 @@ class RunStatusSensorDefinition(SensorDefinition):
         records = sorted(records, key=lambda r: r.update_timestamp)
         requests: list[RunRequest] = []
         skips: list[str] = []
+        failures: list[DagsterUserCodeExecutionError] = []
         if self._watch_every_run:
             monitored = None
         else:
@@ -259,7 +263,11 @@ class RunStatusSensorDefinition(SensorDefinition):
             )
             if self._for_failure:
                 status_context = status_context.for_run_failure()
-            result = self._call_user(status_context, run.run_id)
+            try:
+                result = self._call_user(status_context, run.run_id)
+            except DagsterUserCodeExecutionError as error:
+                failures.append(error)  # as Dagster: reported on the tick, and the run is behind the cursor all the same
+                continue
             for item in _as_list(result):
                 if isinstance(item, RunRequest):
                     requests.append(item)
@@ -270,6 +278,12 @@ class RunStatusSensorDefinition(SensorDefinition):
                         f"Run status sensor '{self.name}' returned {type(item).__name__} {item!r}; it may return "
                         "None, a RunRequest (with request_job set), a list of them, or a SkipReason."
                     )
+        if failures:
+            more = f" (and for {len(failures) - 1} more run(s))" if len(failures) > 1 else ""
+            tag = {"dagster/sensor_name": self.name}
+            targeted = [self._for_target(request) for request in requests]
+            reqs = [request.with_replaced_attrs(tags={**request.tags, **tag}) for request in targeted]
+            raise RunStatusSensorExecutionError(f"{failures[0]}{more}", failures[0].user_exception, position.dump(), reqs)
         if requests:
             return SensorResult(run_requests=requests, cursor=position.dump())
         message = "; ".join(m for m in skips if m) or f"No monitored run reached {self.run_status.value} since the last tick."
@@ -284,6 +298,17 @@ class RunStatusSensorDefinition(SensorDefinition):
                 f"{type(error).__name__}: {error}",
                 user_exception=error,
             ) from error
+
+
+class RunStatusSensorExecutionError(DagsterUserCodeExecutionError):
+    """A run status sensor's function failed for one or more runs. Every run it
+    looked at is behind `cursor` all the same (a failing run is not reacted to
+    again on every tick), and `run_requests` are what the other runs asked for."""
+
+    def __init__(self, message: str, user_exception: BaseException | None, cursor: str, run_requests: Sequence[RunRequest]) -> None:
+        super().__init__(message, user_exception=user_exception)
+        self.cursor = cursor
+        self.run_requests = list(run_requests)
 
 
 class _Cursor:
