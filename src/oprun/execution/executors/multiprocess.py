@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 def _worker_main(conn: Connection, payload: dict[str, Any]) -> None:
     """Entry point of a worker process (importable, so `spawn` can start it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the run process decides when to stop
+    _exit_with_parent()
     from oprun.execution.worker import WorkerSession
 
     try:
@@ -48,6 +49,21 @@ def _worker_main(conn: Connection, payload: dict[str, Any]) -> None:
         session.serve(conn)
     finally:
         session.close()
+
+
+def _exit_with_parent(interval: float = 0.25) -> None:
+    """End this worker when the run process dies (SIGKILL, out of memory): a busy
+    worker does not read its pipe, so a thread watches for the parent to change."""
+    import threading
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(70)  # orphaned: no one would record what this step does
+
+    threading.Thread(target=watch, name="oprun-parent-watch", daemon=True).start()
 
 
 # --- the run-process side -------------------------------------------------------------------
