@@ -34,16 +34,25 @@ def cli(verbose: bool) -> None:
 
 
 def _register() -> None:
+    from oprun.cli.backfill_cmd import backfill_group, job_backfill
+    from oprun.cli.daemon_cmd import daemon_group
     from oprun.cli.definitions_cmd import definitions_group
     from oprun.cli.instance_cmd import instance_group
     from oprun.cli.jobs import job_group
     from oprun.cli.runs import run_group, run_worker
+    from oprun.cli.schedule_cmd import schedule_group
+    from oprun.cli.sensor_cmd import sensor_group
 
     cli.add_command(job_group)
+    job_group.add_command(job_backfill)
+    cli.add_command(backfill_group)
     cli.add_command(definitions_group)
     cli.add_command(run_group)
     cli.add_command(instance_group)
     cli.add_command(run_worker)
+    cli.add_command(sensor_group)
+    cli.add_command(schedule_group)
+    cli.add_command(daemon_group)
 
 
 _register()

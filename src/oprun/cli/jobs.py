@@ -372,14 +372,16 @@ def job_launch(
     partition: str | None,
     **kw: Any,
 ) -> None:
-    """Start a run in its own process and return at once; prints the run id.
+    """Submit a run and return at once; prints the run id. With a daemon running,
+    the run is queued and starts when the run queue's limits allow; without one
+    it starts now in its own process (docs/automation.md, "The run queue").
 
     Example: oprun job launch -f jobs.py -j nightly -c config.yaml
     """
     _recon, run, instance = _create_run(kw, job_name, config_files, config_json, tags, op_selection, partition)
     try:
         with user_errors():
-            instance.launch_run(run.run_id)
+            instance.submit_run(run.run_id)
     finally:
         instance.dispose()
     click.echo(run.run_id)

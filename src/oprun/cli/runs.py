@@ -290,14 +290,15 @@ def run_reexecute(run_id: str, from_failure: bool) -> None:
 @run_group.command("cancel")
 @click.argument("run_id")
 def run_cancel(run_id: str) -> None:
-    """Cancel a run: stop its processes (SIGTERM, then SIGKILL) and mark it CANCELED.
+    """Cancel a run: a queued one is taken out of the queue; one in progress has its
+    processes stopped (SIGTERM, then SIGKILL). Either way it ends CANCELED.
 
     Example: oprun run cancel 6f1c...
     """
     with _instance() as instance:
         _run_or_fail(instance, run_id)
         with user_errors():
-            changed = instance.run_launcher.terminate(run_id)
+            changed = instance.run_coordinator.cancel_run(run_id)
         status = instance.get_run_by_id(run_id).status.value
     click.echo(f"Run {run_id} {'canceled' if changed else 'was already finished'}: {status}.")
 
