@@ -176,6 +176,33 @@ SCENARIOS = (
         script="multiprocess_sleepers",
         metrics=(Metric("wall_s", "wall time", targets=(AtMost(1.3, "≤ 1.3 s"),)),),
     ),
+    Script(
+        "dequeue_latency",
+        description="launch_run to the first STEP_START of a 1-op run: oprun's warm pool and default launcher, Dagster's default launch",
+        script="dequeue_latency",
+        metrics=(
+            Metric("warm_s", "warm pool", targets=(AtMost(0.100, "≤ 100 ms"),), sides=("oprun",)),
+            Metric("default_s", "default launcher"),
+        ),
+        dagster_repeat_cap=2,
+    ),
+    Script(
+        "daemon_1000_schedules_1000_sensors",
+        description="one daemon process, 1,000 every-minute schedules and 1,000 sensors at 30 s, SQLite (one minute boundary)",
+        script="daemon_ticks",
+        args=(1000,),
+        metrics=(
+            Metric("schedule_burst_s", "a minute's 1,000 schedule ticks stored in", targets=(AtMost(60.0, "≤ 60 s (keeps up)"),)),
+            Metric("schedule_ticks_per_s", "schedule ticks per second", unit="rate"),
+            Metric("sensor_ticks_per_s", "sensor ticks per second", unit="rate"),
+            Metric("sensor_demand_per_s", "sensor ticks per second asked for", unit="rate"),
+            Metric("idle_cpu_percent", "CPU between bursts (% of a core)", unit="percent", targets=(AtMost(5.0, "≤ 5 %"),)),
+            Metric("daemon_cpu_percent", "CPU over the window (% of a core)", unit="percent"),
+            Metric("daemon_rss_bytes", "daemon RSS", unit="bytes"),
+        ),
+        repeat_cap=1,
+        dagster_repeat_cap=1,  # a minute and a half per sample
+    ),
     Command(
         "cli_job_list",
         description="`job list -f FILE` from the command line, wall time",

@@ -30,6 +30,8 @@ def format_value(metric, medians):
         return f"{value / 1e6:.1f} MB"
     if metric.unit == "rate":
         return f"{value:,.0f}/s"
+    if metric.unit == "percent":
+        return f"{value:.1f} %"
     text = format_time(value)
     ops = medians.get("ops")
     if metric.per_op and ops:

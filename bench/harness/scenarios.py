@@ -52,15 +52,19 @@ class Scenario:
 
     ``dagster_repeat_cap`` bounds the repeats on Dagster's side for scenarios
     where one Dagster sample takes minutes and the ratio does not hinge on its
-    noise.
+    noise; ``repeat_cap`` bounds both sides' (a scenario whose every sample
+    takes minutes).
     """
 
     name: str
     metrics: tuple
     description: str = ""
     dagster_repeat_cap: int | None = None
+    repeat_cap: int | None = None  # the same bound for both sides (a sample that takes minutes)
 
     def repeats(self, side, repeat):
+        if self.repeat_cap:
+            repeat = min(repeat, self.repeat_cap)
         if side.name == "dagster" and self.dagster_repeat_cap:
             return min(repeat, self.dagster_repeat_cap)
         return repeat

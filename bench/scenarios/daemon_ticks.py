@@ -1,0 +1,210 @@
+"""The daemon under load: N schedules that all fire every minute and N sensors
+with Dagster's default 30 s minimum interval (each returns a SkipReason), in one
+code location, evaluated by one daemon process (`oprun daemon run` /
+`dagster-daemon run`) on a SQLite instance in a fresh home.
+
+Reports, over a window that spans one minute boundary:
+
+- `schedule_burst_s`: from the minute boundary until all N schedule ticks of
+  that minute are stored (`schedule_ticks_per_s` is N divided by it);
+- `sensor_ticks_per_s`: sensor ticks stored per second after the first round,
+  against the N / 30 per second the definitions ask for (`sensor_demand_per_s`);
+- `daemon_cpu_percent`: the daemon's CPU time (its whole process tree) over the
+  window, as a percentage of one core;
+- `idle_cpu_percent`: the same over the last part of the window, after the
+  burst, when only the sensors' rounds are due;
+- `daemon_rss_bytes`: the daemon tree's resident memory at the end.
+
+Both packages' ticks are counted straight from their SQLite files (`job_ticks`),
+read-only, every 0.2 s.
+
+Usage: ``daemon_ticks.py PACKAGE [N=1000]``.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+
+from _common import check, int_arg, package_name, run
+
+PKG = package_name()
+N = int_arg(1, 1000)
+SENSOR_INTERVAL = 30
+WINDOW_AFTER_BOUNDARY_S = 45.0
+
+DEFINITIONS = '''
+from {pkg} import Definitions, SkipReason, job, op, schedule, sensor
+from {pkg} import DefaultScheduleStatus, DefaultSensorStatus
+
+
+@op
+def noop():
+    return 1
+
+
+@job
+def target():
+    noop()
+
+
+def _schedule(i):
+    @schedule(name=f"every_minute_{{i}}", cron_schedule="* * * * *", job=target, default_status=DefaultScheduleStatus.RUNNING)
+    def every_minute(context):
+        return SkipReason("nothing to do")
+
+    return every_minute
+
+
+def _sensor(i):
+    @sensor(name=f"watch_{{i}}", job=target, minimum_interval_seconds={interval}, default_status=DefaultSensorStatus.RUNNING)
+    def watch(context):
+        return SkipReason("nothing new")
+
+    return watch
+
+
+defs = Definitions(jobs=[target], schedules=[_schedule(i) for i in range({n})], sensors=[_sensor(i) for i in range({n})])
+'''
+
+
+def _daemon_command(defs_file):
+    if PKG == "oprun":
+        return [sys.executable, "-m", "oprun", "daemon", "run", "-f", defs_file]
+    return [os.path.join(os.path.dirname(sys.executable), "dagster-daemon"), "run", "-f", defs_file]
+
+
+def _tick_db(home):
+    if PKG == "oprun":
+        return os.path.join(home, "oprun.db")
+    return os.path.join(home, "schedules", "schedules.db")
+
+
+def _count_ticks(home):
+    """(schedule ticks, sensor ticks) stored so far; (0, 0) before the tables exist."""
+    path = _tick_db(home)
+    if not os.path.exists(path):
+        return 0, 0
+    try:
+        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
+            if PKG == "oprun":
+                rows = conn.execute(
+                    "SELECT i.instigator_type, count(*) FROM job_ticks t JOIN instigators i ON t.instigator_id = i.id GROUP BY i.instigator_type"
+                ).fetchall()
+            else:
+                rows = conn.execute("SELECT type, count(*) FROM job_ticks GROUP BY type").fetchall()
+    except sqlite3.Error:
+        return 0, 0
+    counts = dict(rows)
+    return counts.get("SCHEDULE", 0), counts.get("SENSOR", 0)
+
+
+def _tree(pid):
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _cpu_seconds(pid):
+    total = 0.0
+    for process in _tree(pid):
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except Exception:  # noqa: BLE001 - a process that just ended
+            pass
+    return total
+
+
+def _rss(pid):
+    total = 0
+    for process in _tree(pid):
+        try:
+            total += process.memory_info().rss
+        except Exception:  # noqa: BLE001
+            pass
+    return total
+
+
+def scenario(_name):
+    try:
+        import psutil  # noqa: F401 - measuring the daemon's tree
+    except ImportError:
+        from _common import Unavailable
+
+        raise Unavailable("psutil is not installed") from None
+    with tempfile.TemporaryDirectory() as home:
+        defs_file = os.path.join(home, "daemon_defs.py")
+        with open(defs_file, "w") as f:
+            f.write(DEFINITIONS.format(pkg=PKG, n=N, interval=SENSOR_INTERVAL))
+        env = {**os.environ, "OPRUN_HOME": home, "DAGSTER_HOME": home}
+        # Start soon after a minute boundary, so that the first round of sensors
+        # and the code's loading are over before the next boundary.
+        wait = (60 - time.time() % 60 + 2) % 60
+        time.sleep(wait)
+        daemon = subprocess.Popen(_daemon_command(defs_file), env=env, cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            started = time.time()
+            boundary = (int(started // 60) + 1) * 60.0
+            cpu_start = _cpu_seconds(daemon.pid)
+            burst_s = None
+            schedules_at_boundary = None
+            sensor_samples = []
+            idle_from = None
+            end = boundary + WINDOW_AFTER_BOUNDARY_S
+            while time.time() < end:
+                check(daemon.poll() is None, f"the daemon exited with {daemon.returncode}")
+                now = time.time()
+                schedule_ticks, sensor_ticks = _count_ticks(home)
+                if now >= boundary and schedules_at_boundary is None:
+                    schedules_at_boundary = schedule_ticks
+                if schedules_at_boundary is not None and burst_s is None and schedule_ticks - schedules_at_boundary >= N:
+                    burst_s = now - boundary
+                    idle_from = (now, _cpu_seconds(daemon.pid))
+                sensor_samples.append((now, sensor_ticks))
+                time.sleep(0.2)
+            cpu_end = _cpu_seconds(daemon.pid)
+            rss = _rss(daemon.pid)
+            elapsed = time.time() - started
+        finally:
+            for process in _tree(daemon.pid)[1:]:
+                try:
+                    process.kill()
+                except Exception:  # noqa: BLE001
+                    pass
+            daemon.send_signal(signal.SIGTERM)
+            try:
+                daemon.wait(30)
+            except subprocess.TimeoutExpired:
+                daemon.kill()
+                daemon.wait()
+    # Sensor throughput after the first round (which includes loading the code).
+    later = [(t, c) for t, c in sensor_samples if t >= started + SENSOR_INTERVAL]
+    sensor_rate = (later[-1][1] - later[0][1]) / (later[-1][0] - later[0][0]) if len(later) > 1 and later[-1][0] > later[0][0] else 0.0
+    metrics = {
+        "sensor_ticks_per_s": sensor_rate,
+        "sensor_demand_per_s": N / SENSOR_INTERVAL,
+        "daemon_cpu_percent": 100.0 * (cpu_end - cpu_start) / elapsed,
+        "daemon_rss_bytes": rss,
+    }
+    unavailable = {}
+    if burst_s is not None:
+        metrics["schedule_burst_s"] = burst_s
+        metrics["schedule_ticks_per_s"] = N / burst_s if burst_s > 0 else float(N)
+        idle_s = end - idle_from[0]
+        if idle_s > 5:
+            metrics["idle_cpu_percent"] = 100.0 * (cpu_end - idle_from[1]) / idle_s
+    else:
+        unavailable["schedule_burst_s"] = f"not all {N} schedule ticks of the minute were stored within {WINDOW_AFTER_BOUNDARY_S:.0f} s"
+    return metrics, unavailable
+
+
+if __name__ == "__main__":
+    run(scenario, import_first=False)  # the daemon process imports the package, not this one
