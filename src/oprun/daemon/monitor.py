@@ -188,11 +188,11 @@ class _Worker:
 def _worker_state(launcher: Any, run_id: str, tags: Mapping[str, str], start_time: float | None) -> _Worker:
     import psutil
 
-    from oprun.execution.launcher import RUN_WORKER_CREATE_TIME_TAG, RUN_WORKER_PGID_TAG, RUN_WORKER_PID_TAG
+    from oprun.execution.launcher import RUN_WORKER_CREATE_TIME_TAG, RUN_WORKER_PGID_TAG, RUN_WORKER_PID_TAG, float_or_none, int_or_none
 
-    pgid = _int(tags.get(RUN_WORKER_PGID_TAG))
-    create_time = _float(tags.get(RUN_WORKER_CREATE_TIME_TAG))
-    pid = pgid if pgid is not None else _int(tags.get(RUN_WORKER_PID_TAG))
+    pgid = int_or_none(tags.get(RUN_WORKER_PGID_TAG))
+    create_time = float_or_none(tags.get(RUN_WORKER_CREATE_TIME_TAG))
+    pid = pgid if pgid is not None else int_or_none(tags.get(RUN_WORKER_PID_TAG))
     if pid is None or pid <= 0:
         return _Worker(run_id)
     worker = _Worker(run_id, pid, pgid, launcher=launcher)
@@ -292,9 +292,11 @@ def _last_event_time(instance: Any, run_id: str, kind: DagsterEventType, record:
 
 
 def _max_runtime(tags: Mapping[str, str], settings: Mapping[str, Any]) -> float | None:
-    value = _float(tags.get(MAX_RUNTIME_TAG))
+    from oprun.execution.launcher import float_or_none
+
+    value = float_or_none(tags.get(MAX_RUNTIME_TAG))
     if value is None:
-        value = _float(settings.get("max_runtime_seconds"))
+        value = float_or_none(settings.get("max_runtime_seconds"))
     return value if value is not None and value > 0 else None
 
 
@@ -307,16 +309,3 @@ def _is_default_launcher(launcher: Any) -> bool:
 
     return isinstance(launcher, DefaultRunLauncher)
 
-
-def _int(value: Any) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None

@@ -162,8 +162,8 @@ def _run_worker(tags: Any) -> psutil.Process | None:
     """
     import psutil
 
-    pid = _int(tags.get(RUN_WORKER_PGID_TAG))
-    create_time = _float(tags.get(RUN_WORKER_CREATE_TIME_TAG))
+    pid = int_or_none(tags.get(RUN_WORKER_PGID_TAG))
+    create_time = float_or_none(tags.get(RUN_WORKER_CREATE_TIME_TAG))
     if pid is None or create_time is None or pid <= 0:
         return None
     try:
@@ -246,14 +246,15 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def _int(value: Any) -> int | None:
+def int_or_none(value: Any) -> int | None:
+    """A tag's value as an int, or None when it is missing or not a number."""
     try:
         return int(value)
     except (TypeError, ValueError):
         return None
 
 
-def _float(value: Any) -> float | None:
+def float_or_none(value: Any) -> float | None:
     try:
         return float(value)
     except (TypeError, ValueError):
