@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
 from oprun.errors import DagsterInvariantViolationError
 from oprun.instance import schema
 from oprun.instance.automation_storage import AutomationStorage
-from oprun.instance.sql import SqlRunStorage, insert_or_ignore
+from oprun.instance.schema import insert_or_ignore
 from oprun.instigation import (
     BulkActionStatus,
     DaemonHeartbeat,
@@ -26,12 +26,18 @@ from oprun.instigation import (
 )
 
 
+class _Transacting(Protocol):
+    """The run storage this shares a database with (`SqlRunStorage`)."""
+
+    def transact(self, fn: Any, what: str | None = None) -> Any: ...
+
+
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
 
 
 class SqlAutomationStorage(AutomationStorage):
-    def __init__(self, runs: SqlRunStorage) -> None:
+    def __init__(self, runs: _Transacting) -> None:
         self._runs = runs
 
     def _do(self, fn: Any, what: str | None = None) -> Any:

@@ -137,6 +137,24 @@ version_table = sa.Table(
 )
 
 
+def insert_or_ignore(conn: sa.Connection, table: sa.Table, key: str) -> Any:
+    """An INSERT that does nothing when a row with the same `key` exists, even one
+    committed by another process a moment ago; any other constraint violation
+    still raises. Add `.returning(...)` to tell whether the row went in (no row
+    back: it did not): an INSERT's rowcount is -1 on PostgreSQL's driver. Used by
+    the run storage and the daemon's storage alike."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
+    # only SQLite and PostgreSQL are supported; say so rather than race
+    raise DagsterStorageError(f"Unsupported database dialect {conn.dialect.name!r}: oprun stores runs on SQLite or PostgreSQL.")
+
+
 def _read_revision(conn: sa.Connection, partial_ok: bool = False) -> tuple[str | None, bool]:
     """(revision, legacy): None for an empty database; legacy when the revision
     comes from the table used before alembic. Tables without a revision are an

@@ -27,6 +27,7 @@ from oprun.errors import DagsterInvariantViolationError, DagsterStorageError
 from oprun.events import EventLogEntry, entry_json, from_plain
 from oprun.files import create_private_file, makedirs_private
 from oprun.instance import schema
+from oprun.instance.schema import insert_or_ignore
 from oprun.instance.storage import EventLogRecord, RunStorage, now, snapshot_id_and_body, status_change
 from oprun.runs import FINISHED_RUN_STATUSES, DagsterRun, DagsterRunStatus, RunRecord, RunsFilter
 
@@ -68,23 +69,6 @@ def _run_from_row(row: Any, tags: dict[str, str]) -> DagsterRun:
         job_code_origin=body.get("job_code_origin"),
         partition_key=body.get("partition_key"),
     )
-
-
-def insert_or_ignore(conn: sa.Connection, table: sa.Table, key: str) -> Any:
-    """An INSERT that does nothing when a row with the same `key` exists, even one
-    committed by another process a moment ago (with `.returning(...)` it then
-    returns no row: rowcount is not reliable with RETURNING); any other constraint
-    violation still raises."""
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql
-
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=[key])
-    if conn.dialect.name == "sqlite":
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=[key])
-    # only SQLite and PostgreSQL are supported; say so rather than race
-    raise DagsterStorageError(f"Unsupported database dialect {conn.dialect.name!r}: oprun stores runs on SQLite or PostgreSQL.")
 
 
 def _aware(value: datetime) -> datetime:
