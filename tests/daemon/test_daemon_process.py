@@ -178,3 +178,41 @@ def test_a_sensor_run_key_is_launched_once_across_a_restart(env):
             daemon.stop(signal.SIGTERM)
         keys = sorted(r.tags["dagster/run_key"] for r in _runs(instance, **{"dagster/sensor_name": "files"}))
         assert keys == ["one.csv", "two.csv"]
+
+
+def test_a_run_whose_worker_is_sigkilled_is_failed_within_10_s_and_reexecutes_from_failure(env, monkeypatch):
+    import json
+    import time
+
+    from oprun import ReexecutionOptions, execute_job
+    from oprun.execution.reconstruct import ReconstructableJob
+
+    daemon = _started(env)
+    try:
+        with DagsterInstance.from_directory(str(env["home"])) as instance:
+            wait_for(lambda: instance.daemon_is_alive("QUEUED_RUN_COORDINATOR") and instance.daemon_is_alive("MONITORING"), seconds=60)
+            launched = _oprun(env, "job", "launch", "-f", DEFS, "-j", "blocking")
+            assert launched.returncode == 0, launched.stdout + launched.stderr
+            run_id = launched.stdout.strip().splitlines()[-1]
+            wait_for(lambda: (env["work"] / "step_started").exists(), seconds=60)
+            run = instance.get_run_by_id(run_id)
+            assert run.status is DagsterRunStatus.STARTED
+            # The queue started it warm, and the worker's pid is on the run.
+            shown = json.loads(_oprun(env, "run", "show", run_id, "--json").stdout)
+            pid = int(shown["tags"]["oprun/run_worker_pid"])
+            assert any(e.event_type_value == "RUN_DEQUEUED" for e in (x.dagster_event for x in instance.all_logs(run_id)) if e)
+            os.killpg(int(run.tags["oprun/run_worker_pgid"]), signal.SIGKILL)
+            killed_at = time.monotonic()
+            failed = wait_for(lambda: (r := instance.get_run_by_id(run_id)).status is DagsterRunStatus.FAILURE and r, seconds=30)
+            assert time.monotonic() - killed_at <= 10, "the run monitor took more than 10 s"
+            messages = [e.message for e in instance.all_logs(run_id)]
+            assert any(f"pid {pid}" in m and "is gone" in m for m in messages), messages[-3:]
+            (env["work"] / "unblock").write_text("go")
+            monkeypatch.setenv("OPRUN_TEST_DIR", str(env["work"]))  # the re-execution runs here, in process
+            recon = ReconstructableJob.from_dict(dict(failed.job_code_origin))
+            with execute_job(recon, instance, reexecution_options=ReexecutionOptions.from_failure(run_id, instance)) as retried:
+                assert retried.success, [e.message for e in retried.all_events if e.event_type_value.endswith("FAILURE")]
+                assert retried.output_for_node("after") == 3
+    finally:
+        daemon.stop(signal.SIGTERM)
+
