@@ -79,7 +79,7 @@ def _daemon_command(defs_file):
 
 def _tick_db(home):
     if PKG == "oprun":
-        return os.path.join(home, "oprun.db")
+        return os.path.join(home, "history", "oprun.db")
     return os.path.join(home, "schedules", "schedules.db")
 
 

@@ -19,7 +19,8 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -128,6 +129,37 @@ def _source_stamps(location: CodeLocation, previous: Mapping[str, float] | None 
         except OSError:
             stamps[path] = -1.0  # gone: a change too
     return stamps
+
+
+class StateCache:
+    """A loop's copy of the stored states of its schedules or sensors, kept fresh
+    cheaply: each `refresh()` reads only the states stored since the previous
+    refresh began, less `MARGIN_SECONDS` (a write stamped just before that read
+    but committed after it is still seen), and everything again every
+    `FULL_SECONDS` (what a deletion needs). An idle loop over a thousand
+    schedules then reads almost nothing. Stamps are real time
+    (`DagsterInstance.add_instigator_state`)."""
+
+    MARGIN_SECONDS = 5.0
+    FULL_SECONDS = 30.0
+
+    def __init__(self, instigator_type: Any, wallclock: Callable[[], float] = time.time) -> None:
+        self._type = instigator_type
+        self._wallclock = wallclock  # real time, as the stamps; a test may pass its own
+        self._states: dict[str, Any] = {}
+        self._last_full: float | None = None
+        self._last_read = 0.0
+
+    def refresh(self, instance: Any) -> dict[str, Any]:
+        now = self._wallclock()
+        if self._last_full is None or now - self._last_full >= self.FULL_SECONDS:
+            self._states = {state.id: state for state in instance.all_instigator_state(self._type)}
+            self._last_full = now
+        else:
+            for state in instance.all_instigator_state(self._type, updated_after=self._last_read - self.MARGIN_SECONDS):
+                self._states[state.id] = state
+        self._last_read = now
+        return self._states
 
 
 @dataclass

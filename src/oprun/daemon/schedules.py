@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from oprun.daemon.base import DaemonContext
+from oprun.daemon.base import DaemonContext, StateCache
 from oprun.daemon.requests import (
     RUN_KEY_TAG,
     SCHEDULE_NAME_TAG,
@@ -225,11 +225,12 @@ class ScheduleLoop:
     def __init__(self, interval_seconds: float = 1.0) -> None:
         self.interval_seconds = interval_seconds
         self._cache: dict[str, _Cached] = {}
+        self._states = StateCache(InstigatorType.SCHEDULE)
 
     def run_iteration(self, context: DaemonContext) -> str | None:
         instance = context.instance
         now = context.timestamp()
-        states = {state.id: state for state in instance.all_instigator_state(InstigatorType.SCHEDULE)}
+        states = self._states.refresh(instance)
         max_catchup = _max_catchup(instance.scheduler_settings())
         counts = _Counts()
         seen: set[str] = set()
@@ -319,11 +320,12 @@ class ScheduleLoop:
         self, instance: Any, location: CodeLocation, definitions: Any, schedule: ScheduleDefinition, sid: str,
         moment: datetime, tick: InstigatorTick | None, counts: _Counts,
     ) -> TickStatus:
+        # A new tick is stored STARTED once the evaluation asks for runs, before
+        # they are made (what a resumed tick needs to find them); a tick that makes
+        # no run is stored once, finished (a crash during the evaluation just
+        # means it is evaluated again).
         if tick is None:
-            tick = instance.create_tick(
-                InstigatorTick(0, sid, schedule.name, InstigatorType.SCHEDULE, TickStatus.STARTED, moment.timestamp())
-            )
-        assert tick is not None
+            tick = InstigatorTick(0, sid, schedule.name, InstigatorType.SCHEDULE, TickStatus.STARTED, moment.timestamp())
         counts.ticks += 1
         counts.schedules.add(sid)
         evaluation = evaluate_schedule(instance, definitions, schedule, moment)
@@ -334,8 +336,14 @@ class ScheduleLoop:
         elif evaluation.skip_reason is not None:
             tick = tick.with_status(TickStatus.SKIPPED, skip_reason=evaluation.skip_reason)
         else:
+            if not tick.tick_id:
+                tick = instance.create_tick(tick)
             tick = self._launch(instance, location, definitions, schedule, moment, tick, evaluation.run_requests, counts)
-        instance.update_tick(tick.with_status(tick.status, end_timestamp=clock.timestamp()))
+        finished = tick.with_status(tick.status, end_timestamp=clock.timestamp())
+        if finished.tick_id:
+            instance.update_tick(finished)
+        else:
+            instance.create_tick(finished)
         if tick.status is TickStatus.FAILURE:
             counts.failed += 1
         elif tick.status is TickStatus.SKIPPED:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from oprun import clock
-from oprun.daemon.base import DaemonContext
+from oprun.daemon.base import DaemonContext, StateCache
 from oprun.daemon.requests import RUN_KEY_TAG, SENSOR_NAME_TAG, TICK_ID_TAG, existing_run_id, submit_request
 from oprun.definitions.automation.run_request import RunRequest
 from oprun.definitions.automation.run_status_sensors import RunStatusSensorExecutionError
@@ -219,10 +219,13 @@ def evaluate_sensor(
     now = clock.timestamp() if now is None else now
     sid = instigator_id(location.name, sensor.name)
     latest = instance.get_ticks(sid, limit=1) if resume else []
-    if latest and latest[0].status is TickStatus.STARTED:
-        tick: InstigatorTick = latest[0]  # left unfinished by a crash: finished now, from the stored cursor
-    else:
-        tick = instance.create_tick(InstigatorTick(0, sid, sensor.name, InstigatorType.SENSOR, TickStatus.STARTED, now))
+    # A tick left unfinished by a crash is finished now, from the stored cursor.
+    # A new one is stored STARTED only once the evaluation asks for runs, before
+    # they are made (what a resumed tick needs to find them): a tick that makes
+    # no run is stored once, finished, and a crash during the evaluation just
+    # means it is evaluated again.
+    resumed: InstigatorTick | None = latest[0] if latest and latest[0].status is TickStatus.STARTED else None
+    tick = resumed if resumed is not None else InstigatorTick(0, sid, sensor.name, InstigatorType.SENSOR, TickStatus.STARTED, now)
     cursor = state.cursor if state is not None else None
     outcome = _evaluate(instance, definitions, sensor, state, cursor)
     result = outcome.result
@@ -230,6 +233,8 @@ def evaluate_sensor(
     if result is None:
         tick = tick.with_status(TickStatus.FAILURE, error=outcome.error)
     elif result.run_requests:
+        if resumed is None:
+            tick = instance.create_tick(tick)
         tick, last_run_key = _submit(instance, location, definitions, sensor, result, tick)
         if tick.status is not TickStatus.FAILURE:
             changes["cursor"] = result.cursor
@@ -242,7 +247,9 @@ def evaluate_sensor(
         tick = tick.with_status(TickStatus.FAILURE, error=outcome.error, skip_reason=None)
     end = clock.timestamp()
     # The tick's cursor is the one the next tick gets: the old one after a failure.
-    tick = instance.update_tick(tick.with_status(tick.status, end_timestamp=end, cursor=changes.get("cursor", cursor)))
+    finished = tick.with_status(tick.status, end_timestamp=end, cursor=changes.get("cursor", cursor))
+    stored_tick: InstigatorTick = instance.update_tick(finished) if finished.tick_id else instance.create_tick(finished)
+    tick = stored_tick
     changes["last_tick_timestamp"] = end
     # Read again: a start/stop or a cursor set while the tick ran is kept.
     stored = instance.get_instigator_state(sid)
@@ -364,11 +371,12 @@ class SensorLoop:
         self.interval_seconds = interval_seconds
         # Sensors whose last tick this loop finished: no interrupted tick to look for.
         self._finished: set[str] = set()
+        self._states = StateCache(InstigatorType.SENSOR)
 
     def run_iteration(self, context: DaemonContext) -> str | None:
         instance = context.instance
         now = context.timestamp()
-        states = {s.id: s for s in instance.all_instigator_state(InstigatorType.SENSOR)}
+        states = self._states.refresh(instance)
         running = evaluated = launched = failed = 0
         errors: list[str] = []
         for location, definitions in context.workspace.loaded():

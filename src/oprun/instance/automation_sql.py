@@ -5,6 +5,7 @@ backend errors are the run storage's (`SqlRunStorage.transact`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -29,7 +30,20 @@ from oprun.instigation import (
 class _Transacting(Protocol):
     """The run storage this shares a database with (`SqlRunStorage`)."""
 
+    @property
+    def engine(self) -> sa.Engine: ...
+
     def transact(self, fn: Any, what: str | None = None) -> Any: ...
+
+
+# The statements a daemon's loops run for every tick, as the driver's own SQL:
+# building them with SQLAlchemy's expression language cost more than running them.
+_GET_STATE = "SELECT body FROM instigators WHERE id = ?"
+_UPDATE_STATE = "UPDATE instigators SET name = ?, location_name = ?, instigator_type = ?, status = ?, body = ?, update_timestamp = ? WHERE id = ?"
+_INSERT_TICK = "INSERT INTO job_ticks (instigator_id, status, timestamp, body) VALUES (?, ?, ?, ?) RETURNING id"
+_UPDATE_TICK = "UPDATE job_ticks SET status = ?, timestamp = ?, body = ? WHERE id = ?"
+_LATEST_TICKS = "SELECT id, body FROM job_ticks WHERE instigator_id = ? ORDER BY timestamp DESC, id DESC LIMIT ?"
+_UPDATE_HEARTBEAT = "UPDATE daemon_heartbeats SET daemon_id = ?, timestamp = ?, body = ? WHERE daemon_type = ?"
 
 
 def _dumps(value: Any) -> str:
@@ -39,6 +53,10 @@ def _dumps(value: Any) -> str:
 class SqlAutomationStorage(AutomationStorage):
     def __init__(self, runs: _Transacting) -> None:
         self._runs = runs
+        mark = "?" if runs.engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql: dict[str, str] = {
+            text: text.replace("?", mark) for text in (_GET_STATE, _UPDATE_STATE, _INSERT_TICK, _UPDATE_TICK, _LATEST_TICKS, _UPDATE_HEARTBEAT)
+        }
 
     def _do(self, fn: Any, what: str | None = None) -> Any:
         return self._runs.transact(fn, what)
@@ -46,15 +64,17 @@ class SqlAutomationStorage(AutomationStorage):
     # -- schedule and sensor state --
 
     def get_instigator_state(self, instigator_id: str) -> InstigatorState | None:
-        table = schema.instigators
-        body = self._do(lambda conn: conn.execute(sa.select(table.c.body).where(table.c.id == instigator_id)).scalar())
+        sql = self._sql[_GET_STATE]
+        body = self._do(lambda conn: conn.exec_driver_sql(sql, (instigator_id,)).scalar())
         return InstigatorState.from_dict(json.loads(body)) if body else None
 
-    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None, updated_after: float | None = None) -> list[InstigatorState]:
         table = schema.instigators
         query = sa.select(table.c.body).order_by(table.c.id)
         if instigator_type is not None:
             query = query.where(table.c.instigator_type == instigator_type.value)
+        if updated_after is not None:
+            query = query.where(table.c.update_timestamp > updated_after)
         rows = self._do(lambda conn: list(conn.execute(query).scalars()))
         return [InstigatorState.from_dict(json.loads(body)) for body in rows]
 
@@ -65,8 +85,11 @@ class SqlAutomationStorage(AutomationStorage):
             "status": state.status.value, "body": _dumps(state.to_dict()), "update_timestamp": state.update_timestamp,
         }
 
+        update = self._sql[_UPDATE_STATE]
+        params = (*values.values(), state.id)
+
         def write(conn: sa.Connection) -> None:
-            updated = conn.execute(table.update().where(table.c.id == state.id).values(**values))
+            updated = conn.exec_driver_sql(update, params)
             if updated.rowcount == 0:
                 inserted = conn.execute(insert_or_ignore(conn, table, "id").values(id=state.id, **values).returning(table.c.id)).first()
                 if inserted is None:  # another process inserted it a moment ago: ours is newer
@@ -82,30 +105,23 @@ class SqlAutomationStorage(AutomationStorage):
     # -- ticks --
 
     def create_tick(self, tick: InstigatorTick) -> InstigatorTick:
-        table = schema.job_ticks
+        sql = self._sql[_INSERT_TICK]
+        params = (tick.instigator_id, tick.status.value, tick.timestamp, _dumps(tick.to_dict()))
 
         def write(conn: sa.Connection) -> InstigatorTick:
-            row = conn.execute(
-                table.insert().values(instigator_id=tick.instigator_id, status=tick.status.value, timestamp=tick.timestamp, body="{}")
-                .returning(table.c.id)
-            ).first()
+            # One statement: the body is stored without its id, which readers take
+            # from the row (`get_ticks`).
+            row = conn.exec_driver_sql(sql, params).first()
             assert row is not None
-            stored = InstigatorTick.from_dict({**tick.to_dict(), "tick_id": int(row.id)})
-            conn.execute(table.update().where(table.c.id == stored.tick_id).values(body=_dumps(stored.to_dict())))
-            return stored
+            return dataclasses.replace(tick, tick_id=int(row[0]))
 
         result: InstigatorTick = self._do(write, f"storing a tick of '{tick.name}'")
         return result
 
     def update_tick(self, tick: InstigatorTick) -> InstigatorTick:
-        table = schema.job_ticks
-        self._do(
-            lambda conn: conn.execute(
-                table.update().where(table.c.id == tick.tick_id)
-                .values(status=tick.status.value, timestamp=tick.timestamp, body=_dumps(tick.to_dict()))
-            ),
-            f"updating a tick of '{tick.name}'",
-        )
+        sql = self._sql[_UPDATE_TICK]
+        params = (tick.status.value, tick.timestamp, _dumps(tick.to_dict()), tick.tick_id)
+        self._do(lambda conn: conn.exec_driver_sql(sql, params), f"updating a tick of '{tick.name}'")
         return tick
 
     def get_ticks(
@@ -116,8 +132,13 @@ class SqlAutomationStorage(AutomationStorage):
         limit: int | None = None,
         statuses: Sequence[TickStatus] | None = None,
     ) -> list[InstigatorTick]:
+        if before is None and after is None and statuses is None and limit is not None:
+            # The loops' question, every tick: the latest tick (was it left STARTED?).
+            sql = self._sql[_LATEST_TICKS]
+            latest = self._do(lambda conn: list(conn.exec_driver_sql(sql, (instigator_id, limit))))
+            return [InstigatorTick.from_dict({**json.loads(body), "tick_id": int(tick_id)}) for tick_id, body in latest]
         table = schema.job_ticks
-        query = sa.select(table.c.body).where(table.c.instigator_id == instigator_id)
+        query = sa.select(table.c.id, table.c.body).where(table.c.instigator_id == instigator_id)
         if before is not None:
             query = query.where(table.c.timestamp < before)
         if after is not None:
@@ -127,8 +148,8 @@ class SqlAutomationStorage(AutomationStorage):
         query = query.order_by(table.c.timestamp.desc(), table.c.id.desc())
         if limit is not None:
             query = query.limit(limit)
-        rows = self._do(lambda conn: list(conn.execute(query).scalars()))
-        return [InstigatorTick.from_dict(json.loads(body)) for body in rows]
+        rows = self._do(lambda conn: list(conn.execute(query)))
+        return [InstigatorTick.from_dict({**json.loads(row.body), "tick_id": int(row.id)}) for row in rows]
 
     # -- daemon heartbeats --
 
@@ -136,8 +157,11 @@ class SqlAutomationStorage(AutomationStorage):
         table = schema.daemon_heartbeats
         values = {"daemon_id": heartbeat.daemon_id, "timestamp": heartbeat.timestamp, "body": _dumps(heartbeat.to_dict())}
 
+        update = self._sql[_UPDATE_HEARTBEAT]
+        params = (heartbeat.daemon_id, heartbeat.timestamp, values["body"], heartbeat.daemon_type)
+
         def write(conn: sa.Connection) -> None:
-            updated = conn.execute(table.update().where(table.c.daemon_type == heartbeat.daemon_type).values(**values))
+            updated = conn.exec_driver_sql(update, params)
             if updated.rowcount == 0:
                 inserted = conn.execute(
                     insert_or_ignore(conn, table, "daemon_type").values(daemon_type=heartbeat.daemon_type, **values).returning(table.c.daemon_type)

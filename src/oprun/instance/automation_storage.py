@@ -32,8 +32,9 @@ class AutomationStorage(abc.ABC):
         """The stored state of one schedule or sensor, or None."""
 
     @abc.abstractmethod
-    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
-        """Every stored state (of one type), by id."""
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None, updated_after: float | None = None) -> list[InstigatorState]:
+        """Every stored state (of one type; stored after `updated_after`, a POSIX
+        time, when given: how a loop keeps its copy fresh), by id."""
 
     @abc.abstractmethod
     def save_instigator_state(self, state: InstigatorState) -> InstigatorState:
@@ -129,10 +130,13 @@ class InMemoryAutomationStorage(AutomationStorage):
         with self._lock:
             return self._states.get(instigator_id)
 
-    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None, updated_after: float | None = None) -> list[InstigatorState]:
         with self._lock:
             states = sorted(self._states.values(), key=lambda s: s.id)
-        return [s for s in states if instigator_type is None or s.instigator_type is instigator_type]
+        return [
+            s for s in states
+            if (instigator_type is None or s.instigator_type is instigator_type) and (updated_after is None or s.update_timestamp > updated_after)
+        ]
 
     def save_instigator_state(self, state: InstigatorState) -> InstigatorState:
         with self._lock:

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from oprun import clock
 from oprun.errors import DagsterInstanceConfigError, DagsterInvariantViolationError, DagsterStorageError, did_you_mean
 from oprun.events import DagsterEvent, DagsterEventType, EngineEventData, EventLogEntry, JobFailureData, current_pid
 from oprun.files import makedirs_private
@@ -596,13 +595,16 @@ class DagsterInstance:
     def get_instigator_state(self, instigator_id: str) -> InstigatorState | None:
         return self.automation_storage.get_instigator_state(instigator_id)
 
-    def all_instigator_state(self, instigator_type: InstigatorType | None = None) -> list[InstigatorState]:
-        return self.automation_storage.all_instigator_state(instigator_type)
+    def all_instigator_state(self, instigator_type: InstigatorType | None = None, updated_after: float | None = None) -> list[InstigatorState]:
+        return self.automation_storage.all_instigator_state(instigator_type, updated_after)
 
     def add_instigator_state(self, state: InstigatorState) -> InstigatorState:
+        """Store a state, stamped with the real time of the write (what
+        `all_instigator_state(updated_after=...)` compares; not the settable clock)."""
+        import time
         from dataclasses import replace
 
-        return self.automation_storage.save_instigator_state(replace(state, update_timestamp=clock.timestamp()))
+        return self.automation_storage.save_instigator_state(replace(state, update_timestamp=time.time()))
 
     update_instigator_state = add_instigator_state
 
