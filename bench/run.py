@@ -196,7 +196,7 @@ SCENARIOS = (
             Metric("schedule_ticks_per_s", "schedule ticks per second", unit="rate"),
             Metric("sensor_ticks_per_s", "sensor ticks per second", unit="rate"),
             Metric("sensor_demand_per_s", "sensor ticks per second asked for", unit="rate"),
-            Metric("idle_cpu_percent", "CPU between bursts (% of a core)", unit="percent", targets=(AtMost(5.0, "≤ 5 %"),)),
+            Metric("idle_cpu_percent", "CPU with nothing due (% of a core)", unit="percent", targets=(AtMost(5.0, "≤ 5 %"),)),
             Metric("daemon_cpu_percent", "CPU over the window (% of a core)", unit="percent"),
             Metric("daemon_rss_bytes", "daemon RSS", unit="bytes"),
         ),
