@@ -355,3 +355,23 @@ def test_a_stopping_daemon_evaluates_nothing_more(harness):
         harness.context.stopping.set()
         assert harness.loop.run_iteration(harness.context) is None
     assert harness.ticks("hourly") == []
+
+
+def test_a_list_of_cron_strings_ticks_at_each_of_them(harness):
+    with clock.clock_at(utc(2024, 5, 1, 9, 0)) as move:
+        harness.start("two_crons")
+        move(utc(2024, 5, 1, 10, 50))
+        harness.loop.run_iteration(harness.context)
+    assert _stamps(harness.ticks("two_crons")) == [utc(2024, 5, 1, 9, 15), utc(2024, 5, 1, 9, 45), utc(2024, 5, 1, 10, 15), utc(2024, 5, 1, 10, 45)]
+    assert len(harness.runs("two_crons")) == 4
+
+
+def test_a_schedule_returning_a_run_config_object_launches_with_it(harness):
+    with clock.clock_at(utc(2024, 5, 1, 9, 30)) as move:
+        harness.start("run_config_schedule")
+        move(utc(2024, 5, 1, 10, 0, 1))
+        harness.loop.run_iteration(harness.context)
+    [run] = harness.runs("run_config_schedule")
+    assert run.run_config == {"ops": {"greet": {"config": {"name": "10"}}}}
+    assert [t.status for t in harness.ticks("run_config_schedule")] == [TickStatus.SUCCESS]
+
