@@ -32,6 +32,8 @@ def format_value(metric, medians):
         return f"{value:,.0f}/s"
     if metric.unit == "percent":
         return f"{value:.1f} %"
+    if metric.unit == "count":
+        return f"{value:,.0f}"
     text = format_time(value)
     ops = medians.get("ops")
     if metric.per_op and ops:
@@ -55,9 +57,9 @@ def _ratio(metric, oprun, dagster):
     mine, theirs = oprun.get(metric.key), dagster.get(metric.key)
     if not isinstance(mine, (int, float)) or not isinstance(theirs, (int, float)) or mine <= 0 or theirs <= 0:
         return "n/a"
-    # A rate is better when larger, a time or a size when smaller: the ratio
+    # A rate or a count is better when larger, a time or a size when smaller: the ratio
     # always reads "how many times better oprun is".
-    ratio = mine / theirs if metric.unit == "rate" else theirs / mine
+    ratio = mine / theirs if metric.unit in ("rate", "count") else theirs / mine
     return f"{ratio:.0f}×" if ratio >= 10 else f"{ratio:.2f}×"
 
 

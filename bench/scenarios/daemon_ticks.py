@@ -8,6 +8,8 @@ spans one minute boundary:
 
 - `schedule_burst_s`: from the minute boundary until all N schedule ticks of
   that minute are stored (`schedule_ticks_per_s` is N divided by it);
+  `schedule_ticks_in_window`: how many of them were stored within the window
+  (45 s after the boundary);
 - `sensor_ticks_per_s`: sensor ticks stored per second after the first round,
   against the N / 30 per second the definitions ask for (`sensor_demand_per_s`);
 - `daemon_cpu_percent`: the daemon's CPU time (its whole process tree) over the
@@ -134,14 +136,30 @@ def _tree(pid):
     return found
 
 
-def _cpu_seconds(pid):
-    total = 0.0
-    for member in _tree(pid):
-        try:
-            total += _stat(member)[1]
-        except (OSError, IndexError, ValueError):  # a process that just ended
-            pass
-    return total
+class _CpuMeter:
+    """CPU seconds used by a process tree since the meter started, sampled with
+    `sample()`: a member that ends (a code server restarted) keeps what it used
+    until its last sample, and a new member counts from when it started."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.start = {}
+        self.last = {}
+        self.sample(first=True)
+
+    def sample(self, first=False):
+        for member in _tree(self.pid):
+            try:
+                used = _stat(member)[1]
+            except (OSError, IndexError, ValueError):  # ended just now
+                continue
+            if member not in self.start:
+                self.start[member] = used if first else 0.0
+            self.last[member] = used
+
+    def seconds(self):
+        self.sample()
+        return sum(self.last[member] - self.start[member] for member in self.last)
 
 
 def _rss(pid):
@@ -170,10 +188,11 @@ def scenario(_name):
         try:
             started = time.time()
             boundary = (int(started // 60) + 1) * 60.0
-            cpu_start = _cpu_seconds(daemon.pid)
+            cpu = _CpuMeter(daemon.pid)
             burst_s = None
             schedules_at_boundary = None
             sensor_samples = []
+            in_window = 0
             end = boundary + WINDOW_AFTER_BOUNDARY_S
             while time.time() < end:
                 check(daemon.poll() is None, f"the daemon exited with {daemon.returncode}")
@@ -184,8 +203,11 @@ def scenario(_name):
                 if schedules_at_boundary is not None and burst_s is None and schedule_ticks - schedules_at_boundary >= N:
                     burst_s = now - boundary
                 sensor_samples.append((now, sensor_ticks))
+                cpu.sample()
+                if schedules_at_boundary is not None:
+                    in_window = schedule_ticks - schedules_at_boundary
                 time.sleep(0.2)
-            cpu_end = _cpu_seconds(daemon.pid)
+            cpu_used = cpu.seconds()
             rss = _rss(daemon.pid)
             elapsed = time.time() - started
         finally:
@@ -196,8 +218,9 @@ def scenario(_name):
     metrics = {
         "sensor_ticks_per_s": sensor_rate,
         "sensor_demand_per_s": N / SENSOR_INTERVAL,
-        "daemon_cpu_percent": 100.0 * (cpu_end - cpu_start) / elapsed,
+        "daemon_cpu_percent": 100.0 * cpu_used / elapsed,
         "daemon_rss_bytes": rss,
+        "schedule_ticks_in_window": in_window,
     }
     unavailable = {}
     if burst_s is not None:
@@ -226,9 +249,11 @@ def _idle_cpu_percent():
                 check(daemon.poll() is None, f"the idle daemon exited with {daemon.returncode}")
                 time.sleep(0.2)
             time.sleep(IDLE_WARMUP_S)
-            start_cpu, start = _cpu_seconds(daemon.pid), time.time()
-            time.sleep(IDLE_WINDOW_S)
-            return 100.0 * (_cpu_seconds(daemon.pid) - start_cpu) / (time.time() - start)
+            meter, start = _CpuMeter(daemon.pid), time.time()
+            while time.time() < start + IDLE_WINDOW_S:
+                time.sleep(0.5)
+                meter.sample()
+            return 100.0 * meter.seconds() / (time.time() - start)
         finally:
             _stop(daemon)
 
