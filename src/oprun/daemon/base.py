@@ -90,6 +90,16 @@ class Workspace:
                 errors[location.name] = error
         return errors
 
+    def reload(self, name: str) -> Any:
+        """Import a location's code again now (on request: GraphQL's
+        reloadRepositoryLocation); returns its definitions, raises its load error."""
+        location = self.location(name)
+        with self._load_lock:
+            definitions = location.reload()
+        with self._lock:
+            self._stamps[location.name] = _source_stamps(location)
+        return definitions
+
     def refresh(self) -> list[str]:
         """Reload the locations whose files changed; returns their names."""
         reloaded = []
