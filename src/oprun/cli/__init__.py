@@ -42,6 +42,7 @@ def _register() -> None:
     from oprun.cli.runs import run_group, run_worker
     from oprun.cli.schedule_cmd import schedule_group
     from oprun.cli.sensor_cmd import sensor_group
+    from oprun.cli.web_cmd import dev, webserver
 
     cli.add_command(job_group)
     job_group.add_command(job_backfill)
@@ -53,6 +54,8 @@ def _register() -> None:
     cli.add_command(sensor_group)
     cli.add_command(schedule_group)
     cli.add_command(daemon_group)
+    cli.add_command(webserver)
+    cli.add_command(dev)
 
 
 _register()

@@ -1,0 +1,265 @@
+"""The web application: GraphQL at `{prefix}/graphql`, health at
+`{prefix}/server_info` and `{prefix}/health`, as a Starlette app.
+
+Secure by default (docs/web.md): requests whose Host header names another host
+are refused while the server listens on a loopback address (DNS rebinding); no
+CORS headers are sent; a POST must be JSON (a cross-site form cannot send one
+without a preflight, which fails); bodies are capped; GraphQL runs only over
+POST, and GraphiQL is served only by `oprun dev`. A client's mistake is a 4xx
+with a GraphQL-shaped `{"errors": [...]}` body, never a 500.
+
+This module knows nothing of GraphQL types: it mounts `oprun.web.schema`'s
+schema and hands every resolver the `WebContext`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import sys
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from oprun import __version__
+from oprun.web.context import WebContext
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+RELOAD_INTERVAL_SECONDS = 1.0
+
+
+def errors_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A GraphQL-shaped error body: the client reads `errors` whatever the status."""
+    return JSONResponse({"errors": [{"message": message}]}, status_code=status_code, headers=headers)
+
+
+def normalize_path_prefix(path_prefix: str | None) -> str:
+    """'' or '/a/b' (leading '/', no trailing one), as Dagster's `--path-prefix`."""
+    prefix = (path_prefix or "").strip()
+    if not prefix or prefix == "/":
+        return ""
+    if not prefix.startswith("/"):
+        raise ValueError(f"The path prefix must start with '/': got {prefix!r}.")
+    return prefix.rstrip("/")
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+class _OprunGraphQL(GraphQL):
+    """Strawberry's ASGI view with oprun's context: a per-request copy of the
+    WebContext carrying strawberry's request and response objects."""
+
+    def __init__(self, schema: Any, context: WebContext) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if context.dev else None, allow_queries_via_get=False)
+        self._web_context = context
+
+    async def get_context(self, request: Any, response: Any) -> Any:
+        return dataclasses.replace(self._web_context, request=request, response=response)
+
+
+class HostGuard:
+    """Refuse a request whose Host header is not one of `allowed` (names without
+    port; '*' allows all): a page on another site that rebinds its DNS name to
+    127.0.0.1 sends its own name as the Host."""
+
+    def __init__(self, app: ASGIApp, allowed: Sequence[str]) -> None:
+        self.app = app
+        self.allowed = {name.lower() for name in allowed}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and "*" not in self.allowed:
+            host = _header(scope, b"host")
+            name = _host_name(host)
+            if name not in self.allowed:
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                response = errors_response(
+                    f"Invalid Host header {host!r}: this server answers to {', '.join(sorted(self.allowed))}. "
+                    "Start it with --allowed-host NAME to accept another name.",
+                    400,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _header(scope: Scope, name: bytes) -> str:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return ""
+
+
+def _host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:3000
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def allowed_hosts_for(bind_host: str, extra: Sequence[str] = ()) -> list[str] | None:
+    """The Host names accepted for a server bound to `bind_host`: on loopback, the
+    loopback names and the bound host; elsewhere any (None) unless `extra` names some."""
+    extra = [name.lower() for name in extra]
+    if is_loopback(bind_host):
+        return [*LOOPBACK_HOSTS, bind_host.lower(), *extra]
+    return [bind_host.lower(), *extra] if extra else None
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None when it is larger than `limit` bytes."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check_graphql_body(body: bytes) -> str | None:
+    """Why a POST body is not a GraphQL request, or None when it is one."""
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return f"The request body is not valid JSON: {exc}."
+    if not isinstance(document, dict):
+        return 'The request body must be a JSON object: {"query": "...", "variables": {...}}.'
+    if not isinstance(document.get("query"), str):
+        return 'The request body must hold "query": a GraphQL document as a string.'
+    variables = document.get("variables")
+    if variables is not None and not isinstance(variables, dict):
+        return '"variables" must be a JSON object (or be left out).'
+    name = document.get("operationName")
+    if name is not None and not isinstance(name, str):
+        return '"operationName" must be a string (or be left out).'
+    return None
+
+
+def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        if request.method == "GET":
+            if not dev:
+                return errors_response(
+                    "GraphQL is served over POST only (send a JSON body). GraphiQL, the in-browser "
+                    "explorer, is served only by `oprun dev`.",
+                    405, {"Allow": "POST"},
+                )
+            if "text/html" not in request.headers.get("accept", ""):
+                return errors_response("GET serves GraphiQL to a browser only: send queries over POST.", 405, {"Allow": "GET, POST"})
+            return await view.run(request)
+        content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if content_type != "application/json":
+            return errors_response(
+                f"A GraphQL request must be sent with Content-Type: application/json (got {content_type or 'none'!r}).", 415
+            )
+        body = await _read_body(request, max_body_bytes)
+        if body is None:
+            return errors_response(f"The request body is larger than the limit of {max_body_bytes} bytes.", 413)
+        problem = _check_graphql_body(body)
+        if problem is not None:
+            return errors_response(problem, 400)
+
+        async def replay() -> Message:  # strawberry reads the body again
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        try:
+            return await view.run(Request(request.scope, replay))
+        except HTTPException as exc:
+            return errors_response(str(exc.detail), exc.status_code)
+
+    return endpoint
+
+
+async def _server_info(_request: Request) -> Response:
+    return JSONResponse({"oprun_version": __version__, "status": "ok"})
+
+
+def _reload_loop(context: WebContext, stopping: threading.Event) -> None:
+    """`oprun dev`: reload a code location whose files changed, once a second."""
+    try:
+        context.workspace.loaded()  # loads now, and records the files' stamps
+    except Exception as exc:  # noqa: BLE001 - a broken location must not stop reloading
+        print(f"oprun dev: loading code locations failed: {exc}", file=sys.stderr, flush=True)
+    while not stopping.wait(RELOAD_INTERVAL_SECONDS):
+        try:
+            reloaded = context.workspace.refresh()
+        except Exception as exc:  # noqa: BLE001
+            print(f"oprun dev: reloading code locations failed: {exc}", file=sys.stderr, flush=True)
+            continue
+        for name in reloaded:
+            print(f"oprun dev: reloaded code location {name}", file=sys.stderr, flush=True)
+
+
+def create_app(
+    context: WebContext,
+    *,
+    schema: Any = None,
+    path_prefix: str = "",
+    bind_host: str = "127.0.0.1",
+    allowed_hosts: Sequence[str] = (),
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
+    """The app for `context`. `schema` defaults to `oprun.web.schema.build_schema()`;
+    `allowed_hosts` adds Host names (or '*') to those accepted on loopback."""
+    if schema is None:
+        from oprun.web.schema import build_schema
+
+        schema = build_schema()
+    prefix = normalize_path_prefix(path_prefix)
+    view = _OprunGraphQL(schema, context)
+    routes = [
+        Route(f"{prefix}/graphql", _graphql_endpoint(view, context.dev, max_body_bytes), methods=["GET", "POST"]),
+        Route(f"{prefix}/server_info", _server_info, methods=["GET"]),
+        Route(f"{prefix}/health", _server_info, methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        stopping = threading.Event()
+        reloader = None
+        if context.dev:
+            reloader = threading.Thread(target=_reload_loop, args=(context, stopping), name="oprun-reload", daemon=True)
+            reloader.start()
+        try:
+            yield
+        finally:
+            stopping.set()
+            if reloader is not None:
+                reloader.join(timeout=5)
+
+    async def not_found(_request: Request, _exc: Exception) -> Response:
+        return errors_response(f"Not found. GraphQL is at {prefix}/graphql.", 404)
+
+    async def method_not_allowed(request: Request, _exc: Exception) -> Response:
+        return errors_response(f"{request.method} is not allowed here.", 405)
+
+    async def server_error(_request: Request, exc: Exception) -> Response:
+        return errors_response(f"Internal server error ({type(exc).__name__}).", 500)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
+    )
+    hosts = allowed_hosts_for(bind_host, allowed_hosts)
+    if hosts is not None:
+        app.add_middleware(HostGuard, allowed=hosts)
+    return app
