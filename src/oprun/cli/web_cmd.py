@@ -32,13 +32,18 @@ def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option(
             "-h", "--host", default="127.0.0.1", show_default=True,
-            help="The address to listen on (0.0.0.0: every interface; there is no authentication).",
+            help="The address to listen on (0.0.0.0: every interface, which needs --token).",
         ),
         click.option("-p", "--port", default=3000, show_default=True, type=click.IntRange(0, 65535), help="The port to listen on (0: any free port)."),
         click.option("-l", "--path-prefix", default="", help="Serve under this path, e.g. /oprun (GraphQL at /oprun/graphql)."),
         click.option(
             "--allowed-host", "allowed_hosts", multiple=True,
             help="Also accept requests with this Host header (repeatable; '*' for any). On loopback only localhost names are accepted by default.",
+        ),
+        click.option(
+            "--token", envvar="OPRUN_TOKEN", default=None,
+            help="Require this token of every request (Authorization: Bearer TOKEN, or /login?token=TOKEN once in a browser). "
+            "Needed to listen on an address other than loopback. Also read from $OPRUN_TOKEN.",
         ),
         click.option(
             "--uvicorn-log-level", default="warning", show_default=True,
@@ -62,12 +67,35 @@ def _context(kw: dict[str, Any], dev: bool) -> Any:
     return WebContext(instance=instance, workspace=workspace, dev=dev)
 
 
+def _token(kw: dict[str, Any], generate: bool) -> str | None:
+    """The token the server requires: the one given; none on loopback; on any
+    other address one is needed (`oprun dev` makes one and prints a login URL,
+    as Jupyter does; `oprun webserver` refuses to start without)."""
+    from oprun.web.app import is_loopback
+
+    token = kw.get("token") or None
+    if token is not None or is_loopback(kw["host"]):
+        return token
+    if not generate:
+        raise CliFailure(
+            f"Error: listening on {kw['host']} serves the API to the network, and it has no accounts: give a token "
+            "that every request must carry (--token TOKEN or $OPRUN_TOKEN), or listen on 127.0.0.1.", 2,
+        )
+    import secrets
+
+    made = secrets.token_urlsafe(24)
+    kw["print_login_url"] = True
+    return made
+
+
 def _app(context: Any, kw: dict[str, Any]) -> Any:
     from oprun.web.app import create_app
 
     with user_errors():
         try:
-            return create_app(context, path_prefix=kw["path_prefix"], bind_host=kw["host"], allowed_hosts=kw["allowed_hosts"])
+            return create_app(
+                context, path_prefix=kw["path_prefix"], bind_host=kw["host"], allowed_hosts=kw["allowed_hosts"], token=kw.get("token"),
+            )
         except ValueError as exc:
             raise CliFailure(f"Error: {exc}", 2) from exc
 
@@ -84,6 +112,7 @@ def webserver(**kw: Any) -> None:
     """
     from oprun.web.server import serve
 
+    kw["token"] = _token(kw, generate=False)
     context = _context(kw, dev=False)
     try:
         app = _app(context, kw)
@@ -182,6 +211,7 @@ def dev(**kw: Any) -> None:
     """
     from oprun.web.server import make_server, url_host
 
+    kw["token"] = _token(kw, generate=True)
     temporary_home = None
     if not (os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME")):
         temporary_home = tempfile.mkdtemp(prefix=".tmp_oprun_home_", dir=os.getcwd())
@@ -202,6 +232,9 @@ def dev(**kw: Any) -> None:
 
             def bound(host: str, port: int) -> None:
                 click.echo(f"Serving oprun on http://{url_host(host)}:{port}")
+                if kw.get("print_login_url"):
+                    prefix = kw["path_prefix"].rstrip("/")
+                    click.echo(f"Log in once, in the browser, with http://{url_host(host)}:{port}{prefix}/login?token={kw['token']}")
                 daemon.start()  # once the port is ours: a taken port starts no daemon
 
             server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound, on_exit=daemon.stop)

@@ -96,6 +96,133 @@ class HostGuard:
         await self.app(scope, receive, send)
 
 
+# Sent with every response: no sniffing, no framing (clickjacking), no referrer;
+# a page's content only from this server (GraphiQL, in `oprun dev`, loads its
+# scripts from its CDN, so HTML pages also allow that origin).
+_SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+)
+_CSP_JSON = b"default-src 'none'; frame-ancestors 'none'"
+_CSP_HTML = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://unpkg.com; style-src 'self' 'unsafe-inline' https://unpkg.com; "
+    b"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+)
+
+
+class SecurityHeaders:
+    """Adds the security headers above to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {key.lower() for key, _ in headers}
+                html = any(key.lower() == b"content-type" and value.startswith(b"text/html") for key, value in headers)
+                for key, value in (*_SECURITY_HEADERS, (b"content-security-policy", _CSP_HTML if html else _CSP_JSON)):
+                    if key not in present:
+                        headers.append((key, value))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+TOKEN_COOKIE = "oprun_token"
+
+
+class TokenGuard:
+    """With a token set, every request but `{prefix}/health` must carry it: an
+    `Authorization: Bearer TOKEN` header (scripts, DagsterGraphQLClient's
+    `headers=`), or the cookie that `{prefix}/login?token=TOKEN` sets for a
+    browser (HttpOnly, SameSite=Strict). Compared in constant time."""
+
+    def __init__(self, app: ASGIApp, token: str, prefix: str) -> None:
+        self.app = app
+        self.token = token.encode()
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path == f"{self.prefix}/health":
+            await self.app(scope, receive, send)
+            return
+        if path == f"{self.prefix}/login" and scope["type"] == "http":
+            await self._login(scope, receive, send)
+            return
+        if self._carries_token(scope):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = errors_response(
+            "This server needs its token: send `Authorization: Bearer TOKEN`, or open "
+            f"{self.prefix}/login?token=TOKEN in the browser once.",
+            401, {"WWW-Authenticate": "Bearer"},
+        )
+        await response(scope, receive, send)
+
+    def _matches(self, given: str) -> bool:
+        import hmac
+
+        return hmac.compare_digest(given.encode(), self.token)
+
+    def _carries_token(self, scope: Scope) -> bool:
+        authorization = _header(scope, b"authorization")
+        if authorization.lower().startswith("bearer ") and self._matches(authorization[7:].strip()):
+            return True
+        from http.cookies import CookieError, SimpleCookie
+
+        cookies: SimpleCookie = SimpleCookie()
+        try:
+            cookies.load(_header(scope, b"cookie"))
+        except CookieError:
+            return False
+        morsel = cookies.get(TOKEN_COOKIE)
+        return morsel is not None and self._matches(morsel.value)
+
+    async def _login(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from urllib.parse import parse_qs
+
+        from starlette.responses import RedirectResponse
+
+        given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token", [""])[0]
+        if not self._matches(given):
+            await errors_response("Wrong or missing token.", 401)(scope, receive, send)
+            return
+        response = RedirectResponse(f"{self.prefix}/graphql", status_code=303)
+        response.set_cookie(TOKEN_COOKIE, given, httponly=True, samesite="strict", path=self.prefix or "/")
+        await response(scope, receive, send)
+
+
+def _foreign_origin(request: Request) -> str | None:
+    """The request's Origin when a browser sent it from another origin than this
+    server's own (what CSRF looks like), else None. Clients that are not
+    browsers send no Origin."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin)
+    host = request.headers.get("host", "")
+    if origin != "null" and parts.netloc.lower() == host.lower() and parts.scheme in ("http", "https"):
+        return None
+    return origin
+
+
 def _header(scope: Scope, name: bytes) -> str:
     for key, value in scope.get("headers", []):
         if key == name:
@@ -165,6 +292,13 @@ def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Ca
             if "text/html" not in request.headers.get("accept", ""):
                 return errors_response("GET serves GraphiQL to a browser only: send queries over POST.", 405, {"Allow": "GET, POST"})
             return await view.run(request)
+        foreign = _foreign_origin(request)
+        if foreign is not None:
+            return errors_response(
+                f"Cross-origin request refused: Origin {foreign!r} is not this server's own "
+                f"({request.url.scheme}://{request.headers.get('host', '')}).",
+                403,
+            )
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != "application/json":
             return errors_response(
@@ -216,9 +350,11 @@ def create_app(
     bind_host: str = "127.0.0.1",
     allowed_hosts: Sequence[str] = (),
     max_body_bytes: int = MAX_BODY_BYTES,
+    token: str | None = None,
 ) -> Starlette:
     """The app for `context`. `schema` defaults to `oprun.web.schema.build_schema()`;
-    `allowed_hosts` adds Host names (or '*') to those accepted on loopback."""
+    `allowed_hosts` adds Host names (or '*') to those accepted on loopback;
+    `token`, when given, is required by every request (`TokenGuard`)."""
     if schema is None:
         from oprun.web.schema import build_schema
 
@@ -259,7 +395,10 @@ def create_app(
         lifespan=lifespan,
         exception_handlers={404: not_found, 405: method_not_allowed, 500: server_error},
     )
+    if token:
+        app.add_middleware(TokenGuard, token=token, prefix=prefix)
     hosts = allowed_hosts_for(bind_host, allowed_hosts)
     if hosts is not None:
         app.add_middleware(HostGuard, allowed=hosts)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -76,11 +76,19 @@ class Mutation:
     terminate_runs: t.TerminateRunsResultOrError = strawberry.mutation(resolver=_terminate_runs)
 
 
+# The deepest query served: the client's documents are 5 levels deep; a query
+# nested far deeper is an attack on the server, refused before it runs.
+MAX_QUERY_DEPTH = 20
+
+
 def build_schema() -> strawberry.Schema:
     """The schema; resolvers read `info.context` as a `oprun.web.context.WebContext`."""
+    from strawberry.extensions import QueryDepthLimiter
+
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
         types=list(t.CONFIG_ERROR_TYPES.values()),  # returned only through their interface
         config=StrawberryConfig(scalar_map=t.SCALAR_MAP),
+        extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH)],  # a fresh one per request
     )
