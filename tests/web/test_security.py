@@ -98,3 +98,17 @@ def test_listening_beyond_loopback_without_a_token_is_refused(tmp_path) -> None:
     )
     assert done.returncode == 2
     assert "give a token" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_read_only_flag_refuses_a_launch_over_http(tmp_path) -> None:
+    from tests.web.test_graphql_contract import SUBMIT_RUN, launch_variables
+    from tests.web.test_server import start
+
+    running = start(tmp_path, "--read-only")
+    try:
+        variables = launch_variables("hello_job", location="web_server_jobs.py")
+        answer = running.post(json.dumps({"query": SUBMIT_RUN, "variables": variables})).json()
+        assert answer["data"]["launchPipelineExecution"]["__typename"] == "UnauthorizedError", answer
+    finally:
+        running.process.kill()
+        running.process.wait()

@@ -45,6 +45,7 @@ def server_options(fn: Callable[..., Any]) -> Callable[..., Any]:
             help="Require this token of every request (Authorization: Bearer TOKEN, or /login?token=TOKEN once in a browser). "
             "Needed to listen on an address other than loopback. Also read from $OPRUN_TOKEN.",
         ),
+        click.option("--read-only", is_flag=True, help="Serve queries only: every mutation (launch, terminate, reload) is refused."),
         click.option(
             "--uvicorn-log-level", default="warning", show_default=True,
             type=click.Choice(["critical", "error", "warning", "info", "debug"]), help="uvicorn's log level.",
@@ -64,7 +65,7 @@ def _context(kw: dict[str, Any], dev: bool) -> Any:
     workspace = Workspace(_locations(kw))
     with user_errors():
         instance = DagsterInstance.get()
-    return WebContext(instance=instance, workspace=workspace, dev=dev)
+    return WebContext(instance=instance, workspace=workspace, dev=dev, read_only=bool(kw.get("read_only")))
 
 
 def _token(kw: dict[str, Any], generate: bool) -> str | None:

@@ -15,11 +15,14 @@ class WebContext:
     """`instance`: the DagsterInstance of `$OPRUN_HOME`; `workspace`: the code
     locations (`Workspace.locations`, `.location(name)`, `.loaded()`, and
     `.reload(name)` for reloadRepositoryLocation); `dev`: started by
-    `oprun dev` (GraphiQL is served, code reloads on change)."""
+    `oprun dev` (GraphiQL is served, code reloads on change); `read_only`: started
+with `--read-only` (queries only)."""
 
     instance: Any
     workspace: Workspace
     dev: bool = False
+    # `--read-only`: every mutation answers Dagster's UnauthorizedError.
+    read_only: bool = False
     # Set per request by the app (strawberry's request/response objects).
     request: Any = None
     response: Any = None

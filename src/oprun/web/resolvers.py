@@ -86,8 +86,18 @@ def _run_not_found(run_id: str) -> t.RunNotFoundError:
 # ---------- launching ----------
 
 
+def read_only_refusal(context: WebContext, what: str) -> t.UnauthorizedError | None:
+    """Dagster's answer to a mutation on a read-only server, or None."""
+    if not context.read_only:
+        return None
+    return t.UnauthorizedError(message=f"Cannot {what}: this server was started with --read-only, and serves queries only.")
+
+
 @or_python_error
 def launch_run(context: WebContext, params: t.ExecutionParams) -> t.LaunchRunResult:
+    refused = read_only_refusal(context, "launch a run")
+    if refused is not None:
+        return refused
     selector = params.selector
     job_name = selector.pipeline_name or ""
     not_found = t.PipelineNotFoundError(
@@ -149,6 +159,9 @@ def _config_error(error: Any) -> t.PipelineConfigValidationError:
 def terminate_run(context: WebContext, run_id: str) -> t.TerminateRunResult:
     """As Dagster's terminateRun (policy SAFE_TERMINATE): a queued run is canceled
     at once, a started one terminated by the launcher (this waits for it)."""
+    refused = read_only_refusal(context, f"terminate run {run_id}")
+    if refused is not None:
+        return refused
     instance = context.instance
     run = instance.get_run_by_id(run_id)
     if run is None:
@@ -165,6 +178,9 @@ def terminate_run(context: WebContext, run_id: str) -> t.TerminateRunResult:
 
 def reload_location(context: WebContext, name: str) -> t.ReloadRepositoryLocationMutationResult:
     """Reload a location's code; a failed load is `locationOrLoadError: PythonError`, never null."""
+    refused = read_only_refusal(context, f"reload code location {name}")
+    if refused is not None:
+        return refused
     location = _find_location(context, name)
     if location is None:
         return _location_not_found(name)
@@ -178,6 +194,9 @@ def reload_location(context: WebContext, name: str) -> t.ReloadRepositoryLocatio
 @or_python_error
 def shutdown_location(context: WebContext, name: str) -> t.ShutdownRepositoryLocationMutationResult:
     """A no-op success: oprun loads locations in-process, there is no code server to stop."""
+    refused = read_only_refusal(context, f"shut down code location {name}")
+    if refused is not None:
+        return refused
     if _find_location(context, name) is None:
         return _location_not_found(name)
     return t.ShutdownRepositoryLocationSuccess(repository_location_name=name)

@@ -308,12 +308,14 @@ RepositoriesOrError = Annotated[RepositoryConnection | PythonError, strawberry.u
 RepositoryLocationOrLoadError = Annotated[
     RepositoryLocation | PythonError, strawberry.union("RepositoryLocationOrLoadError")
 ]
+# UnauthorizedError here and on shutdown: Dagster's members too (what a read-only
+# server answers), beyond the client's minimum.
 ReloadRepositoryLocationMutationResult = Annotated[
-    WorkspaceLocationEntry | ReloadNotSupported | RepositoryLocationNotFound,
+    WorkspaceLocationEntry | ReloadNotSupported | RepositoryLocationNotFound | UnauthorizedError,
     strawberry.union("ReloadRepositoryLocationMutationResult"),
 ]
 ShutdownRepositoryLocationMutationResult = Annotated[
-    ShutdownRepositoryLocationSuccess | RepositoryLocationNotFound | PythonError,
+    ShutdownRepositoryLocationSuccess | RepositoryLocationNotFound | UnauthorizedError | PythonError,
     strawberry.union("ShutdownRepositoryLocationMutationResult"),
 ]
 TerminateRunResult = Annotated[
