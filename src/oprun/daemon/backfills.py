@@ -30,6 +30,7 @@ from typing import Any
 
 from oprun import clock
 from oprun.daemon.base import DaemonContext, Workspace, create_run, reconstructable_job
+from oprun.daemon.requests import resume_made_run
 from oprun.errors import (
     DagsterCodeLocationLoadError,
     DagsterError,
@@ -372,12 +373,9 @@ class BackfillLoop:
 def _run_for_partition(instance: Any, location: CodeLocation, job_def: Any, backfill: PartitionBackfill, key: str) -> str:
     """The run of one partition: found among the stored runs (made by an
     iteration that died before recording it), else made and submitted now."""
-    found = instance.get_runs(RunsFilter(tags={BACKFILL_ID_TAG: backfill.backfill_id, PARTITION_NAME_TAG: key}), limit=1)
-    if found:
-        run = found[0]
-        if run.status is DagsterRunStatus.NOT_STARTED:
-            instance.submit_run(run.run_id)  # made, but not submitted before the crash
-        return str(run.run_id)
+    found = resume_made_run(instance, {BACKFILL_ID_TAG: backfill.backfill_id, PARTITION_NAME_TAG: key})
+    if found is not None:
+        return found
     run_config, tags = partition_run_config_and_tags(job_def, backfill, key)
     run = create_run(instance, location, job_def, run_config, tags)
     instance.submit_run(run.run_id)

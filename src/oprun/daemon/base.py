@@ -189,6 +189,38 @@ class DaemonContext:
         return clock.timestamp()
 
 
+def stored_or_default_status(state: Any, running_by_default: bool) -> tuple[Any, bool]:
+    """A schedule's or sensor's (RUNNING or STOPPED, whether that comes from the
+    code's `default_status`): a stored RUNNING/STOPPED (someone started or
+    stopped it) wins."""
+    from oprun.instigation import InstigatorStatus
+
+    if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
+        return state.status, False
+    return (InstigatorStatus.RUNNING if running_by_default else InstigatorStatus.STOPPED), True
+
+
+_OPRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+def error_info(error: BaseException) -> dict[str, Any]:
+    """A FAILURE tick's error: the message, the class and the traceback of the
+    user's exception (from its first frame outside oprun) when there is one."""
+    import traceback
+
+    from oprun.errors import DagsterUserCodeExecutionError
+
+    cause = error.user_exception if isinstance(error, DagsterUserCodeExecutionError) and error.user_exception else error
+    frames = traceback.extract_tb(cause.__traceback__)
+    skip = 0
+    if cause is not error:
+        while skip < len(frames) - 1 and os.path.abspath(frames[skip].filename).startswith(_OPRUN_DIR):
+            skip += 1
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[skip:])]
+    lines += traceback.format_exception_only(type(cause), cause)
+    return {"message": str(error), "traceback": "".join(lines), "class": type(cause).__name__}
+
+
 def reconstructable_job(location: CodeLocation, job_name: str, op_selection: Sequence[str] | None = None) -> Any:
     """The pointer a run worker follows to load `job_name` of `location`."""
     from oprun.execution.reconstruct import ReconstructableJob

@@ -42,6 +42,20 @@ def existing_run_id(instance: Any, owner_tag: str, owner_name: str, key_tag: str
     return runs[0].run_id if runs else None
 
 
+def resume_made_run(instance: Any, tags: Mapping[str, str]) -> str | None:
+    """The id of the run already made with these tags, if any, submitted now if
+    the one that made it died before submitting it (a tick or a backfill
+    iteration resumed after a crash)."""
+    from oprun.runs import DagsterRunStatus
+
+    runs = instance.get_runs(RunsFilter(tags=dict(tags)), limit=1)
+    if not runs:
+        return None
+    if runs[0].status is DagsterRunStatus.NOT_STARTED:
+        instance.submit_run(runs[0].run_id)
+    return str(runs[0].run_id)
+
+
 def submit_request(
     instance: Any,
     location: CodeLocation,
@@ -58,9 +72,8 @@ def submit_request(
     request without one (None: always a new run, a sensor's request without a key)."""
     key_tag = RUN_KEY_TAG if request.run_key is not None else SCHEDULE_TICK_KEY_TAG
     if dedup_key is not None:
-        found = existing_run_id(instance, owner_tag, owner_name, key_tag, dedup_key)
+        found = resume_made_run(instance, {owner_tag: owner_name, key_tag: dedup_key})
         if found is not None:
-            _submit_if_unsubmitted(instance, found)
             return Submitted(found, request.run_key, created=False)
     tags = {**dict(request.tags), **dict(extra_tags or {}), owner_tag: owner_name}
     if dedup_key is not None:
@@ -71,11 +84,3 @@ def submit_request(
     instance.submit_run(run.run_id)
     return Submitted(run.run_id, request.run_key, created=True)
 
-
-def _submit_if_unsubmitted(instance: Any, run_id: str) -> None:
-    """A run made by a tick that died before submitting it is submitted now."""
-    from oprun.runs import DagsterRunStatus
-
-    run = instance.get_run_by_id(run_id)
-    if run is not None and run.status is DagsterRunStatus.NOT_STARTED:
-        instance.submit_run(run_id)

@@ -16,43 +16,37 @@ making a run from a request is `oprun.daemon.requests`'. Nothing here prints.
 
 from __future__ import annotations
 
-import os
-import traceback
 from collections import deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from oprun.daemon.base import DaemonContext, StateCache
+from oprun.daemon.base import DaemonContext, StateCache, error_info, stored_or_default_status
 from oprun.daemon.requests import (
     RUN_KEY_TAG,
     SCHEDULE_NAME_TAG,
     SCHEDULED_EXECUTION_TIME_TAG,
     TICK_ID_TAG,
     Submitted,
+    resume_made_run,
     submit_request,
 )
 from oprun.definitions.automation.schedules import DefaultScheduleStatus, ScheduleDefinition, ScheduleEvaluationContext
-from oprun.errors import DagsterError, DagsterInvalidConfigError, DagsterUserCodeExecutionError
+from oprun.errors import DagsterError, DagsterInvalidConfigError
 from oprun.instigation import InstigatorState, InstigatorStatus, InstigatorTick, InstigatorType, TickStatus, instigator_id
 from oprun.loading import CodeLocation
-from oprun.runs import RunsFilter
 
 DEFAULT_MAX_CATCHUP_RUNS = 5
-_OPRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 # --- status, start and stop (also used by the CLI) -------------------------------------------
 
 
 def schedule_status(schedule: ScheduleDefinition, state: InstigatorState | None) -> tuple[InstigatorStatus, bool]:
-    """(RUNNING or STOPPED, whether that comes from the code's `default_status`):
-    a stored RUNNING/STOPPED wins; otherwise the default decides."""
-    if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
-        return state.status, False
-    running = schedule.default_status is DefaultScheduleStatus.RUNNING
-    return (InstigatorStatus.RUNNING if running else InstigatorStatus.STOPPED), True
+    """(RUNNING or STOPPED, whether that comes from the code's `default_status`)."""
+    status: tuple[InstigatorStatus, bool] = stored_or_default_status(state, schedule.default_status is DefaultScheduleStatus.RUNNING)
+    return status
 
 
 def start_schedule(instance: Any, location_name: str, schedule: ScheduleDefinition, now: float | None = None) -> InstigatorState:
@@ -142,18 +136,6 @@ def evaluate_schedule(instance: Any, definitions: Any, schedule: ScheduleDefinit
     if data.skip_message is not None or not data.run_requests:
         return TickEvaluation(scheduled_time, skip_reason=data.skip_message or "Schedule function returned an empty result")
     return TickEvaluation(scheduled_time, run_requests=list(data.run_requests))
-
-
-def error_info(error: BaseException) -> dict[str, Any]:
-    """A tick's error: the message, the traceback of the user's code (oprun's own
-    frames around it left out) and the user's exception class."""
-    cause = error.user_exception if isinstance(error, DagsterUserCodeExecutionError) and error.user_exception else error
-    frames = traceback.extract_tb(cause.__traceback__)
-    trimmed = [frame for frame in frames if not frame.filename.startswith(_OPRUN_DIR + os.sep)]
-    shown = trimmed or frames
-    text = "Traceback (most recent call last):\n" + "".join(traceback.format_list(shown)) if shown else ""
-    text += "".join(traceback.format_exception_only(type(cause), cause))
-    return {"message": str(error), "traceback": text, "class": type(cause).__name__}
 
 
 def config_error_message(schedule: ScheduleDefinition, job_name: str, error: DagsterInvalidConfigError) -> str:
@@ -384,14 +366,9 @@ def _submit(
             instance, location, job, request, owner_tag=SCHEDULE_NAME_TAG, owner_name=schedule.name,
             dedup_key=f"{iso}:{index}", extra_tags=extra,
         )
-    tags = {SCHEDULE_NAME_TAG: schedule.name, RUN_KEY_TAG: request.run_key, SCHEDULED_EXECUTION_TIME_TAG: iso}
-    found = instance.get_runs(RunsFilter(tags=tags), limit=1)
-    if found:
-        from oprun.runs import DagsterRunStatus
-
-        if found[0].status is DagsterRunStatus.NOT_STARTED:
-            instance.submit_run(found[0].run_id)
-        return Submitted(found[0].run_id, request.run_key, created=False)
+    found = resume_made_run(instance, {SCHEDULE_NAME_TAG: schedule.name, RUN_KEY_TAG: request.run_key, SCHEDULED_EXECUTION_TIME_TAG: iso})
+    if found is not None:
+        return Submitted(found, request.run_key, created=False)
     return submit_request(
         instance, location, job, request, owner_tag=SCHEDULE_NAME_TAG, owner_name=schedule.name, dedup_key=None,
         extra_tags={**extra, RUN_KEY_TAG: request.run_key},

@@ -26,38 +26,32 @@ Nothing here knows about the CLI or the daemon controller.
 from __future__ import annotations
 
 import logging
-import os
-import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from oprun import clock
-from oprun.daemon.base import DaemonContext, StateCache
+from oprun.daemon.base import DaemonContext, StateCache, error_info, stored_or_default_status
 from oprun.daemon.requests import RUN_KEY_TAG, SENSOR_NAME_TAG, TICK_ID_TAG, existing_run_id, submit_request
 from oprun.definitions.automation.run_request import RunRequest
 from oprun.definitions.automation.run_status_sensors import RunStatusSensorExecutionError
 from oprun.definitions.automation.sensors import DefaultSensorStatus, SensorDefinition, SensorEvaluationContext, SensorResult
-from oprun.errors import DagsterError, DagsterInvalidConfigError, DagsterInvariantViolationError, DagsterUserCodeExecutionError
+from oprun.errors import DagsterError, DagsterInvalidConfigError, DagsterInvariantViolationError
 from oprun.instigation import InstigatorState, InstigatorStatus, InstigatorTick, InstigatorType, TickStatus, instigator_id
 from oprun.loading import CodeLocation
 
 SENSOR_DAEMON_TYPE = "SENSOR"
 
 _log = logging.getLogger("oprun.daemon.sensors")
-_OPRUN_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 # -- status --
 
 
 def sensor_status(sensor: SensorDefinition, state: InstigatorState | None) -> tuple[InstigatorStatus, bool]:
-    """(RUNNING or STOPPED, whether that comes from the code's `default_status`):
-    a stored RUNNING/STOPPED (someone started or stopped it) wins."""
-    if state is not None and state.status in (InstigatorStatus.RUNNING, InstigatorStatus.STOPPED):
-        return state.status, False
-    running = sensor.default_status is DefaultSensorStatus.RUNNING
-    return (InstigatorStatus.RUNNING if running else InstigatorStatus.STOPPED), True
+    """(RUNNING or STOPPED, whether that comes from the code's `default_status`)."""
+    status: tuple[InstigatorStatus, bool] = stored_or_default_status(state, sensor.default_status is DefaultSensorStatus.RUNNING)
+    return status
 
 
 def is_running(sensor: SensorDefinition, state: InstigatorState | None) -> bool:
@@ -102,20 +96,6 @@ def set_sensor_cursor(instance: Any, location_name: str, sensor: SensorDefinitio
 
 
 # -- one evaluation --
-
-
-def error_info(error: BaseException) -> dict[str, Any]:
-    """A FAILURE tick's error: the message, the class and the traceback of the
-    user's exception (from its first frame outside oprun) when there is one."""
-    cause = error.user_exception if isinstance(error, DagsterUserCodeExecutionError) and error.user_exception else error
-    frames = traceback.extract_tb(cause.__traceback__)
-    skip = 0
-    if cause is not error:
-        while skip < len(frames) - 1 and os.path.abspath(frames[skip].filename).startswith(_OPRUN_DIR):
-            skip += 1
-    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames[skip:])]
-    lines += traceback.format_exception_only(type(cause), cause)
-    return {"message": str(error), "traceback": "".join(lines), "class": type(cause).__name__}
 
 
 def build_context(
