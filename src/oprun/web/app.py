@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -280,6 +281,25 @@ def _check_graphql_body(body: bytes) -> str | None:
     return None
 
 
+async def _execute_in_thread(view: _OprunGraphQL, request: Request, document: dict[str, Any]) -> Response:
+    """Run a query or mutation on a worker thread: resolvers read the instance's
+    database and load code, and must not stall the event loop that serves
+    every other request and stream."""
+    context = await view.get_context(request, None)
+    execute = functools.partial(
+        view.schema.execute_sync,
+        document["query"],
+        variable_values=document.get("variables"),
+        context_value=context,
+        operation_name=document.get("operationName"),
+    )
+    result = await anyio.to_thread.run_sync(execute)
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [error.formatted for error in result.errors]
+    return JSONResponse(payload)
+
+
 def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Callable[[Request], Any]:
     async def endpoint(request: Request) -> Response:
         if request.method == "GET":
@@ -311,13 +331,7 @@ def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Ca
         if problem is not None:
             return errors_response(problem, 400)
 
-        async def replay() -> Message:  # strawberry reads the body again
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        try:
-            return await view.run(Request(request.scope, replay))
-        except HTTPException as exc:
-            return errors_response(str(exc.detail), exc.status_code)
+        return await _execute_in_thread(view, request, json.loads(body))
 
     return endpoint
 

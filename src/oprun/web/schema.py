@@ -1,4 +1,7 @@
-"""The GraphQL schema DagsterGraphQLClient talks to (`POST /graphql`).
+"""The GraphQL schema (`POST /graphql`): Dagster's client contract and the API the UI stands on.
+
+Each part of the schema lives in its own module of `oprun.web.graphql`, with its types,
+resolvers and root fields (`...Queries`, `...Mutations`); this module merges the root fields.
 
 Schema decisions (the minimum schema of the DagsterGraphQLClient wire contract, dagster-graphql 1.13.28):
 1. Dagster's names, argument types and nullability exactly: the legacy root fields
@@ -21,64 +24,16 @@ from __future__ import annotations
 
 import strawberry
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.tools import merge_types
 
-from oprun.web import resolvers
-from oprun.web.graphql import types as t
-
-# Each root field calls its resolver in `oprun.web.resolvers` with the request's WebContext.
-
-
-def _repositories_or_error(info: Info) -> t.RepositoriesOrError:
-    return resolvers.repositories_or_error(info.context)
-
-
-def _pipeline_run_or_error(info: Info, run_id: strawberry.ID) -> t.RunOrError:
-    return resolvers.run_or_error(info.context, str(run_id))
-
-
-def _launch_pipeline_execution(info: Info, execution_params: t.ExecutionParams) -> t.LaunchRunResult:
-    return resolvers.launch_run(info.context, execution_params)
-
-
-def _reload_repository_location(info: Info, repository_location_name: str) -> t.ReloadRepositoryLocationMutationResult:
-    return resolvers.reload_location(info.context, repository_location_name)
-
-
-def _shutdown_repository_location(info: Info, repository_location_name: str) -> t.ShutdownRepositoryLocationMutationResult:
-    return resolvers.shutdown_location(info.context, repository_location_name)
-
-
-def _terminate_run(info: Info, run_id: str) -> t.TerminateRunResult:
-    return resolvers.terminate_run(info.context, run_id)
-
-
-def _terminate_runs(info: Info, run_ids: list[str]) -> t.TerminateRunsResultOrError:
-    return t.TerminateRunsResult(terminate_run_results=[resolvers.terminate_run(info.context, r) for r in run_ids])
-
-
-@strawberry.type(name="Query")
-class Query:
-    repositories_or_error: t.RepositoriesOrError = strawberry.field(resolver=_repositories_or_error)
-    pipeline_run_or_error: t.RunOrError = strawberry.field(resolver=_pipeline_run_or_error)
-
-
-@strawberry.type(name="Mutation")
-class Mutation:
-    launch_pipeline_execution: t.LaunchRunResult = strawberry.mutation(resolver=_launch_pipeline_execution)
-    reload_repository_location: t.ReloadRepositoryLocationMutationResult = strawberry.mutation(
-        resolver=_reload_repository_location
-    )
-    shutdown_repository_location: t.ShutdownRepositoryLocationMutationResult = strawberry.mutation(
-        resolver=_shutdown_repository_location
-    )
-    terminate_run: t.TerminateRunResult = strawberry.mutation(resolver=_terminate_run)
-    terminate_runs: t.TerminateRunsResultOrError = strawberry.mutation(resolver=_terminate_runs)
-
+from oprun.web.graphql import common, config_types, runs, workspace
 
 # The deepest query served: the client's documents are 5 levels deep; a query
 # nested far deeper is an attack on the server, refused before it runs.
 MAX_QUERY_DEPTH = 20
+
+QUERIES: tuple[type, ...] = (workspace.WorkspaceQueries, runs.RunQueries)
+MUTATIONS: tuple[type, ...] = (runs.RunMutations, workspace.WorkspaceMutations)
 
 
 def build_schema() -> strawberry.Schema:
@@ -86,9 +41,9 @@ def build_schema() -> strawberry.Schema:
     from strawberry.extensions import QueryDepthLimiter
 
     return strawberry.Schema(
-        query=Query,
-        mutation=Mutation,
-        types=list(t.CONFIG_ERROR_TYPES.values()),  # returned only through their interface
-        config=StrawberryConfig(scalar_map=t.SCALAR_MAP),
+        query=merge_types("Query", QUERIES),
+        mutation=merge_types("Mutation", MUTATIONS),
+        types=list(config_types.CONFIG_ERROR_TYPES.values()),  # returned only through their interface
+        config=StrawberryConfig(scalar_map=common.SCALAR_MAP),
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH)],  # a fresh one per request
     )
