@@ -134,3 +134,27 @@ def test_prune_deletes_old_finished_runs(instance):
     assert instance.prune_runs(timedelta(seconds=-60)) == [old.run_id]
     assert instance.get_run_by_id(old.run_id) is None
     assert instance.get_run_by_id(running.run_id) is not None
+
+
+@pytest.mark.parametrize("common_above", [3, 1000])
+def test_tag_filter_pages_and_counts_for_common_and_rare_tags(instance, monkeypatch, common_above):
+    # A page of a common tag and of a rare one are written differently on SQL
+    # storages (sql.COMMON_TAG_RUNS): both must give the same runs, newest first.
+    from oprun.instance import sql
+
+    monkeypatch.setattr(sql, "COMMON_TAG_RUNS", common_above)
+    made = [instance.create_run(_run(tags={"team": "a" if i % 2 else "b", "every": "x", **({"rare": "y"} if i == 3 else {})})) for i in range(12)]
+    newest_first = [r.run_id for r in reversed(made)]
+    team = {r.run_id: r.tags["team"] for r in made}
+    for tags, expected in (
+        ({"every": "x"}, newest_first),
+        ({"team": "a"}, [r for r in newest_first if team[r] == "a"]),
+        ({"team": ["a", "b"]}, newest_first),
+        ({"rare": "y"}, [made[3].run_id]),
+        ({"every": "x", "team": "b"}, [r for r in newest_first if team[r] == "b"]),
+    ):
+        flt = RunsFilter(tags=tags)
+        assert [r.run_id for r in instance.get_runs(flt, limit=4)] == expected[:4], tags
+        if len(expected) > 1:
+            assert [r.run_id for r in instance.get_runs(flt, cursor=expected[1], limit=3)] == expected[2:5], tags
+        assert instance.get_runs_count(flt) == len(expected), tags
