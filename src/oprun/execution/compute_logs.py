@@ -68,7 +68,10 @@ class _Tee:
 
 def _open_log(path: str) -> IO[str]:
     makedirs_private(os.path.dirname(path))  # owner-only, like everything under the home
-    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE), "a", encoding="utf-8")
+    # Line-buffered: a live view of the step's output (the web UI's compute logs)
+    # sees each line as it is printed, not when the step ends.
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    return os.fdopen(fd, "a", buffering=1, encoding="utf-8")
 
 
 @contextlib.contextmanager
@@ -95,13 +98,20 @@ def capture_file_descriptors(directory: str, run_id: str, step_key: str) -> Iter
     saved = os.dup(1), os.dup(2)
     out_fd = os.open(out_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
     err_fd = os.open(err_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE_MODE)
+    # A worker's stdout is block-buffered (not a terminal): line-buffer it while
+    # captured, so each printed line reaches the file, and a live view, at once.
+    buffered = [s for s in (sys.stdout, sys.stderr) if not getattr(s, "line_buffering", True) and hasattr(s, "reconfigure")]
     try:
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
+        for stream in buffered:
+            stream.reconfigure(line_buffering=True)
         yield out_path, err_path
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
+        for stream in buffered:
+            stream.reconfigure(line_buffering=False)
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
         for fd in (out_fd, err_fd, *saved):

@@ -169,7 +169,7 @@ def plan_reexecution(job: JobDefinition, instance: Any, options: ReexecutionOpti
 
 def reexecution_tags(parent: DagsterRun, tags: Mapping[str, Any]) -> dict[str, Any]:
     """The parent's own tags (not oprun's bookkeeping ones), the caller's, and the lineage."""
-    merged = {**{k: v for k, v in parent.tags.items() if not k.startswith("dagster/")}, **tags}
+    merged = {**{k: v for k, v in parent.tags.items() if not k.startswith(("dagster/", "oprun/"))}, **tags}
     merged["dagster/parent_run_id"] = parent.run_id
     merged["dagster/root_run_id"] = parent.root_run_id or parent.run_id
     return merged
