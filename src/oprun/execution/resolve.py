@@ -108,7 +108,7 @@ def resolve_run_config(job: Any, run_config: Any = None, partition_key: str | No
     else:
         preamble = f"Error in config for job {job.name}"
     if job.hardcoded_config is not None:
-        given = {**job.hardcoded_config, **given}
+        given = with_job_defaults(job.hardcoded_config, given)
     result = validate_config(job.run_config_schema, given)
     if not result.success:
         if unpartitioned:
@@ -121,6 +121,19 @@ def resolve_run_config(job: Any, run_config: Any = None, partition_key: str | No
     secrets = set(result.secret_paths)
     value = _apply_graph_config(job.graph, value, ("root",), job.resource_defs, own=job.parent_job.graph)
     return ResolvedRunConfig(value, given, frozenset(secrets))
+
+
+def with_job_defaults(defaults: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """A job's `config=` dict under the run config, as Dagster 1.13 applies it:
+    a section the run config leaves out (`ops`, `resources`, ...) is the job's,
+    and so is an entry of a section (an op under `ops`, a resource under
+    `resources`); an entry the run config gives replaces the job's whole (its
+    `config` is not merged field by field, nor a nested graph's ops)."""
+    merged = dict(defaults)
+    for key, value in given.items():
+        default = defaults.get(key)
+        merged[key] = {**default, **value} if isinstance(value, Mapping) and isinstance(default, Mapping) else value
+    return merged
 
 
 def partitions_shown(partitions_def: Any, instance: Any = None) -> str:
