@@ -74,9 +74,7 @@ def job_backfill(
 
     Example: oprun job backfill -f jobs.py -j daily_load --from 2024-01-01 --to 2024-01-31 --noprompt
     """
-    from oprun.daemon.backfills import BACKFILL_DAEMON_TYPE, create_backfill, job_partition_keys, partition_run_config_and_tags, select_partitions
-    from oprun.execution.resolve import resolve_run_config
-    from oprun.instigation import BulkActionStatus, PartitionBackfill
+    from oprun.daemon.backfills import BACKFILL_DAEMON_TYPE, check_partition_run_config, create_backfill, job_partition_keys, select_partitions
 
     location, job = pick_job(kw, job_name)
     overrides = read_run_config(config_files, config_json)
@@ -89,11 +87,9 @@ def job_backfill(
                 from_key=from_key, to_key=to_key, all_partitions=bool(all_partitions),
             )
         # Each partition's config is checked now: a bad one is refused before anything is stored.
-        probe = PartitionBackfill("-", job.name, location.name, chosen, BulkActionStatus.REQUESTED, 0.0, run_config=overrides or None)
         for key in chosen:
             with user_errors(f"partition '{key}' of job '{job.name}'"):
-                config, _tags = partition_run_config_and_tags(job, probe, key)
-                resolve_run_config(job, config, partition_key=key)
+                check_partition_run_config(job, key, overrides or None)
         click.echo(f"Job: {job.name}", err=True)
         click.echo(f"Partitions ({len(chosen)}): {_shown(chosen)}", err=True)
         if not noprompt:
@@ -187,15 +183,14 @@ def backfill_cancel(backfill_id: str) -> None:
 
     Example: oprun backfill cancel qwertyui
     """
-    from oprun.daemon.backfills import BACKFILL_DAEMON_TYPE, cancel_backfill_runs, request_cancel
+    from oprun.daemon.backfills import BACKFILL_DAEMON_TYPE, cancel_backfill
     from oprun.instigation import BulkActionStatus
 
     with _instance() as instance, user_errors():
-        backfill = request_cancel(instance, backfill_id)
-        if instance.daemon_is_alive(BACKFILL_DAEMON_TYPE):
+        backfill = cancel_backfill(instance, backfill_id)
+        if backfill.status is BulkActionStatus.CANCELING and instance.daemon_is_alive(BACKFILL_DAEMON_TYPE):
             click.echo(f"Backfill {backfill_id} is CANCELING: the daemon cancels its runs.")
             return
-        backfill = cancel_backfill_runs(instance, backfill)
     if backfill.status is BulkActionStatus.CANCELED:
         click.echo(f"Backfill {backfill_id} canceled.")
         return

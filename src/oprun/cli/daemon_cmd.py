@@ -8,15 +8,12 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import click
 
 from oprun.cli.errors import CliFailure, user_errors
 from oprun.cli.jobs import location_options
-
-DAEMON_TYPES = ("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING", "BACKFILL")
 
 
 @click.group("daemon")
@@ -59,29 +56,9 @@ def daemon_run(log_level: str, **kw: Any) -> None:
 
 
 def _status(instance: Any) -> dict[str, Any]:
-    from oprun.daemon.controller import LEASE_NAME
-    from oprun.instance.instance import DAEMON_HEARTBEAT_TOLERANCE_SECONDS
+    from oprun.daemon.controller import daemon_status
 
-    now = time.time()
-    beats = instance.get_daemon_heartbeats()
-    lease = instance.automation_storage.get_lease(LEASE_NAME)
-    holder = lease[0] if lease is not None and lease[1] > now else None
-    loops = {}
-    for daemon_type in sorted(set(DAEMON_TYPES) | set(beats)):
-        beat = beats.get(daemon_type)
-        loops[daemon_type] = {
-            # as DagsterInstance.daemon_is_alive: a fresh beat from the daemon that holds the lease
-            "alive": beat is not None and now - beat.timestamp <= DAEMON_HEARTBEAT_TOLERANCE_SECONDS and beat.daemon_id == holder,
-            "last_heartbeat_seconds_ago": round(now - beat.timestamp, 1) if beat is not None else None,
-            "daemon_id": beat.daemon_id if beat is not None else None,
-            "last_iteration": beat.info if beat is not None else None,
-            "errors": list(beat.errors) if beat is not None else [],
-        }
-    return {
-        "active_daemon": holder,
-        "healthy": all(loop["alive"] for loop in loops.values()),
-        "loops": loops,
-    }
+    return daemon_status(instance)
 
 
 @daemon_group.command("status")

@@ -171,6 +171,18 @@ def create_backfill(
     raise DagsterInvariantViolationError("Could not find an unused backfill id; try again.")
 
 
+def check_partition_run_config(job_def: Any, key: str, run_config: Mapping[str, Any] | None = None) -> None:
+    """Raise the error the run of partition `key` would meet: its run config (the
+    job's partitioned config for the key, `run_config` merged over it) must be
+    valid. `oprun job backfill` and GraphQL's launchPartitionBackfill check every
+    chosen partition so before storing a backfill."""
+    from oprun.execution.resolve import resolve_run_config
+
+    probe = PartitionBackfill("-", job_def.name, "-", (key,), BulkActionStatus.REQUESTED, 0.0, run_config=dict(run_config) if run_config else None)
+    config, _tags = partition_run_config_and_tags(job_def, probe, key)
+    resolve_run_config(job_def, config, partition_key=key)
+
+
 # -- reading a backfill's progress --------------------------------------------------------------
 
 
@@ -251,6 +263,30 @@ def cancel_backfill_runs(instance: Any, backfill: PartitionBackfill, stopping: A
         instance.update_backfill(canceled)
         return canceled
     return instance.get_backfill(backfill.backfill_id) or backfill
+
+
+def cancel_backfill(instance: Any, backfill_id: str) -> PartitionBackfill:
+    """Cancel a REQUESTED backfill: CANCELING, for the daemon's backfill loop to
+    cancel its runs; with no daemon alive its runs are canceled here, at once
+    (CANCELED when all of them are finished). Returns the backfill as stored."""
+    backfill = request_cancel(instance, backfill_id)
+    if instance.daemon_is_alive(BACKFILL_DAEMON_TYPE):
+        return backfill
+    return cancel_backfill_runs(instance, backfill)
+
+
+def resume_backfill(instance: Any, backfill_id: str) -> PartitionBackfill:
+    """Make a FAILED or CANCELED backfill REQUESTED again (its error cleared): the
+    backfill loop makes the runs of the partitions that have none yet and
+    finishes it as usual. A backfill in progress or completed is an error."""
+    backfill = find_backfill(instance, backfill_id)
+    if backfill.status not in (BulkActionStatus.FAILED, BulkActionStatus.CANCELED):
+        raise DagsterInvariantViolationError(
+            f"Backfill {backfill_id} is {backfill.status.value}: only a FAILED or CANCELED backfill can be resumed."
+        )
+    resumed = backfill.with_status(BulkActionStatus.REQUESTED, error=None, end_timestamp=None)
+    instance.update_backfill(resumed)
+    return resumed
 
 
 # -- the daemon loop ----------------------------------------------------------------------------

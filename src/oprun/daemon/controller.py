@@ -199,6 +199,40 @@ class DaemonController:
                 signal.signal(sig, handler)
 
 
+# The loops of `default_loops`, by the names their heartbeats are stored under.
+DAEMON_TYPES = ("SCHEDULER", "SENSOR", "QUEUED_RUN_COORDINATOR", "MONITORING", "BACKFILL")
+
+
+def daemon_status(instance: Any) -> dict[str, Any]:
+    """What `oprun daemon status` and GraphQL's `instance.daemonHealth` show: the
+    daemon holding the lease, and for each loop whether it is alive (as
+    `DagsterInstance.daemon_is_alive`: a fresh heartbeat from the daemon that
+    holds the lease), its last heartbeat (`last_heartbeat_timestamp`, real
+    time), what its last iteration did and its errors."""
+    from oprun.instance.instance import DAEMON_HEARTBEAT_TOLERANCE_SECONDS
+
+    now = time.time()
+    beats = instance.get_daemon_heartbeats()
+    lease = instance.automation_storage.get_lease(LEASE_NAME)
+    holder = lease[0] if lease is not None and lease[1] > now else None
+    loops = {}
+    for daemon_type in sorted(set(DAEMON_TYPES) | set(beats)):
+        beat = beats.get(daemon_type)
+        loops[daemon_type] = {
+            "alive": beat is not None and now - beat.timestamp <= DAEMON_HEARTBEAT_TOLERANCE_SECONDS and beat.daemon_id == holder,
+            "last_heartbeat_seconds_ago": round(now - beat.timestamp, 1) if beat is not None else None,
+            "last_heartbeat_timestamp": beat.timestamp if beat is not None else None,
+            "daemon_id": beat.daemon_id if beat is not None else None,
+            "last_iteration": beat.info if beat is not None else None,
+            "errors": list(beat.errors) if beat is not None else [],
+        }
+    return {
+        "active_daemon": holder,
+        "healthy": all(loop["alive"] for loop in loops.values()),
+        "loops": loops,
+    }
+
+
 def default_loops(instance: Any) -> list[DaemonLoop]:
     """Every loop `oprun daemon run` runs, configured from the instance."""
     from oprun.daemon.backfills import BackfillLoop
