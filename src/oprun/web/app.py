@@ -25,9 +25,9 @@ from typing import Any
 
 import anyio.to_thread
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
 
@@ -39,9 +39,18 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 RELOAD_INTERVAL_SECONDS = 1.0
 
 
+class AsciiJSONResponse(JSONResponse):
+    """JSON with every non-ASCII character escaped: a string the client sent
+    (echoed in an error message) may hold a lone surrogate, which has no UTF-8
+    encoding but is valid JSON as `\\ud800`."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, separators=(",", ":")).encode("ascii")
+
+
 def errors_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> JSONResponse:
     """A GraphQL-shaped error body: the client reads `errors` whatever the status."""
-    return JSONResponse({"errors": [{"message": message}]}, status_code=status_code, headers=headers)
+    return AsciiJSONResponse({"errors": [{"message": message}]}, status_code=status_code, headers=headers)
 
 
 def normalize_path_prefix(path_prefix: str | None) -> str:
@@ -208,7 +217,7 @@ class TokenGuard:
         await response(scope, receive, send)
 
 
-def _foreign_origin(request: Request) -> str | None:
+def _foreign_origin(request: HTTPConnection) -> str | None:
     """The request's Origin when a browser sent it from another origin than this
     server's own (what CSRF looks like), else None. Clients that are not
     browsers send no Origin."""
@@ -268,6 +277,17 @@ def _check_graphql_body(body: bytes) -> str | None:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return f"The request body is not valid JSON: {exc}."
+    except RecursionError:
+        return "The request body is nested too deeply to be read."
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        return f"The request body could not be read: {exc}."
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # `\ud800` alone is valid JSON but not text: no name, id or value can hold it.
+        return "The request body holds a lone UTF-16 surrogate escape (such as \\ud800), which is not text."
+    except RecursionError:
+        return "The request body is nested too deeply to be read."
     if not isinstance(document, dict):
         return 'The request body must be a JSON object: {"query": "...", "variables": {...}}.'
     if not isinstance(document.get("query"), str):
@@ -285,6 +305,9 @@ async def _execute_in_thread(view: _OprunGraphQL, request: Request, document: di
     """Run a query or mutation on a worker thread: resolvers read the instance's
     database and load code, and must not stall the event loop that serves
     every other request and stream."""
+    from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+    from strawberry.types.graphql import OperationType
+
     context = await view.get_context(request, None)
     execute = functools.partial(
         view.schema.execute_sync,
@@ -292,12 +315,26 @@ async def _execute_in_thread(view: _OprunGraphQL, request: Request, document: di
         variable_values=document.get("variables"),
         context_value=context,
         operation_name=document.get("operationName"),
+        allowed_operation_types={OperationType.QUERY, OperationType.MUTATION},
     )
-    result = await anyio.to_thread.run_sync(execute)
+    try:
+        result = await anyio.to_thread.run_sync(execute)
+    except InvalidOperationTypeError:
+        return errors_response(
+            "Subscriptions are served over a websocket at this same path (subprotocol graphql-transport-ws or graphql-ws), "
+            "and a run's events as server-sent events at /api/runs/RUN_ID/events; POST runs queries and mutations.",
+            400,
+        )
+    except RecursionError:
+        return errors_response("The request's variables are nested too deeply.", 400)
+    except CannotGetOperationTypeError:
+        name = document.get("operationName")
+        return errors_response(f"The document has no operation named {name!r}." if name else
+                               "The document holds several operations: name the one to run with \"operationName\".", 400)
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [error.formatted for error in result.errors]
-    return JSONResponse(payload)
+    return AsciiJSONResponse(payload)
 
 
 def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Callable[[Request], Any]:
@@ -375,11 +412,14 @@ def create_app(
         schema = build_schema()
     prefix = normalize_path_prefix(path_prefix)
     view = _OprunGraphQL(schema, context)
-    routes = [
+    routes: list[BaseRoute] = [
         Route(f"{prefix}/graphql", _graphql_endpoint(view, context.dev, max_body_bytes), methods=["GET", "POST"]),
         Route(f"{prefix}/server_info", _server_info, methods=["GET"]),
         Route(f"{prefix}/health", _server_info, methods=["GET"]),
     ]
+    from oprun.web import streams  # live updates: the websocket and the server-sent event routes
+
+    routes += streams.routes(prefix, schema, context)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:

@@ -26,14 +26,17 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
-from oprun.web.graphql import common, config_types, runs, workspace
+from oprun.web.graphql import automation, automation_backfills, common, config_types, events, instance_health, jobs, runs, workspace
 
 # The deepest query served: the client's documents are 5 levels deep; a query
 # nested far deeper is an attack on the server, refused before it runs.
 MAX_QUERY_DEPTH = 20
 
-QUERIES: tuple[type, ...] = (workspace.WorkspaceQueries, runs.RunQueries)
-MUTATIONS: tuple[type, ...] = (runs.RunMutations, workspace.WorkspaceMutations)
+QUERIES: tuple[type, ...] = (workspace.WorkspaceQueries, jobs.JobQueries, runs.RunQueries, events.EventQueries,
+    automation.AutomationQueries, automation_backfills.BackfillQueries, instance_health.InstanceQueries)
+MUTATIONS: tuple[type, ...] = (runs.RunMutations, workspace.WorkspaceMutations,
+    automation.AutomationMutations, automation_backfills.BackfillMutations)
+SUBSCRIPTIONS: tuple[type, ...] = (events.EventSubscriptions,)
 
 
 def build_schema() -> strawberry.Schema:
@@ -43,7 +46,9 @@ def build_schema() -> strawberry.Schema:
     return strawberry.Schema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
-        types=list(config_types.CONFIG_ERROR_TYPES.values()),  # returned only through their interface
+        subscription=merge_types("Subscription", SUBSCRIPTIONS),
+        # returned only through their interface
+        types=[*config_types.CONFIG_ERROR_TYPES.values(), *events.METADATA_ENTRY_TYPES, *jobs.SCHEMA_TYPES],
         config=StrawberryConfig(scalar_map=common.SCALAR_MAP),
         extensions=[lambda: QueryDepthLimiter(max_depth=MAX_QUERY_DEPTH)],  # a fresh one per request
     )

@@ -79,6 +79,8 @@ class ExecutionTag:
 @strawberry.input(name="ExecutionMetadata")
 class ExecutionMetadata:
     tags: list[ExecutionTag] | None = strawberry.UNSET
+    root_run_id: str | None = strawberry.UNSET
+    parent_run_id: str | None = strawberry.UNSET
 
 
 @strawberry.input(name="ExecutionParams")
@@ -87,6 +89,7 @@ class ExecutionParams:
     run_config_data: RunConfigData | None = strawberry.UNSET
     mode: str | None = strawberry.UNSET
     execution_metadata: ExecutionMetadata | None = strawberry.UNSET
+    step_keys: list[str] | None = strawberry.UNSET
 
 
 # ---------- legacy interfaces named in the client's fragments ----------

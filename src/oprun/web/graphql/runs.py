@@ -1,172 +1,153 @@
-"""Runs as GraphQL: the `Run` type, launching, terminating, and the run queries."""
+"""Runs as GraphQL: the root fields of the runs domain, Dagster's names and
+arguments (modern and legacy), over the modules that implement them:
+
+- `run_object`: the `Run` type; `run_type(run)` is the one way to build it.
+- `run_stats`: `RunStatsSnapshot` and `RunStepStats`, from the event log.
+- `run_lists`: `runsOrError` and the other lists, with `RunsFilter`.
+- `run_launch`: `launchRun` and `launchRunReexecution`.
+- `run_actions`: `terminateRun(s)`, `deleteRun`, and `permissions`.
+
+Every mutation first refuses on a read-only server (`UnauthorizedError`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry import UNSET
 from strawberry.types import Info
 
-from oprun.config.run_config import load_yaml_string
-from oprun.daemon.base import create_run
-from oprun.errors import ConfigFileError, DagsterInvalidConfigError
-from oprun.runs import DagsterRunStatus
 from oprun.web.context import WebContext
 from oprun.web.graphql import common as c
-from oprun.web.graphql.config_types import RunConfigValidationInvalid, config_invalid
+from oprun.web.graphql.run_actions import (
+    DeletePipelineRunResult,
+    Permission,
+    TerminateRunPolicy,
+    TerminateRunResult,
+    TerminateRunsResultOrError,
+    delete_run,
+    permissions,
+    terminate_run,
+    terminate_runs,
+)
+from oprun.web.graphql.run_launch import (
+    LaunchPipelineRunSuccess,
+    LaunchRunReexecutionResult,
+    LaunchRunResult,
+    LaunchRunSuccess,
+    ReexecutionParams,
+    launch_reexecution,
+    launch_run,
+    read_run_config,
+)
+from oprun.web.graphql.run_lists import (
+    RunIdsOrError,
+    RunsFilterInput,
+    RunsOrError,
+    RunTagKeysOrError,
+    RunTagsOrError,
+    run_ids_or_error,
+    run_tag_keys_or_error,
+    run_tags_or_error,
+    runs_or_error,
+)
+from oprun.web.graphql.run_object import PipelineTag, RepositoryOrigin, Run, location_for_run, run_type
 
-# As Dagster: only a queued or started run can be terminated (NOT_STARTED and
-# STARTING are brief windows; CANCELING is on its way already).
-CANCELABLE_STATUSES = (DagsterRunStatus.QUEUED, DagsterRunStatus.STARTED)
-
-
-@strawberry.type(name="Run")
-class Run(c.PipelineRun):
-    run_id: str
-
-
-def run_type(run: Any) -> Run:
-    return Run(run_id=run.run_id, status=c.RunStatus(run.status.value))
-
-
-@strawberry.interface(name="LaunchPipelineRunSuccess")
-class LaunchPipelineRunSuccess:
-    run: Run
-
-
-@strawberry.type(name="LaunchRunSuccess")
-class LaunchRunSuccess(LaunchPipelineRunSuccess):
-    pass
-
-
-@strawberry.type(name="TerminateRunSuccess")
-class TerminateRunSuccess:
-    run: Run
-
-
-@strawberry.type(name="TerminateRunFailure")
-class TerminateRunFailure:
-    message: str
-
-
-@strawberry.type(name="TerminateRunsResult")
-class TerminateRunsResult:
-    terminate_run_results: list[TerminateRunResult]
-
-
-LaunchRunResult = Annotated[
-    LaunchRunSuccess | c.InvalidStepError | c.InvalidOutputError | RunConfigValidationInvalid | c.PipelineNotFoundError
-    | c.RunConflict | c.UnauthorizedError | c.PythonError | c.PresetNotFoundError | c.ConflictingExecutionParamsError,
-    strawberry.union("LaunchRunResult"),
+__all__ = [
+    "LaunchPipelineRunSuccess", "LaunchRunSuccess", "Permission", "PipelineTag", "RepositoryOrigin", "Run",
+    "RunMutations", "RunQueries", "launch_run", "location_for_run", "read_run_config", "run_or_error", "run_type",
 ]
+
 RunOrError = Annotated[Run | c.RunNotFoundError | c.PythonError, strawberry.union("RunOrError")]
-TerminateRunResult = Annotated[
-    TerminateRunSuccess | TerminateRunFailure | c.RunNotFoundError | c.UnauthorizedError | c.PythonError,
-    strawberry.union("TerminateRunResult"),
-]
-TerminateRunsResultOrError = Annotated[TerminateRunsResult, strawberry.union("TerminateRunsResultOrError")]
-
-
-# ---------- resolvers ----------
 
 
 @c.or_python_error
 def run_or_error(context: WebContext, run_id: str) -> RunOrError:
-    run = context.instance.get_run_by_id(run_id)
+    run = context.instance.get_run_record_by_id(run_id)
     if run is None:
         return c.run_not_found(run_id)
     return run_type(run)
 
 
-@c.or_python_error
-def launch_run(context: WebContext, params: c.ExecutionParams) -> LaunchRunResult:
-    refused = c.read_only_refusal(context, "launch a run")
-    if refused is not None:
-        return refused
-    selector = params.selector
-    job_name = selector.pipeline_name or ""
-    not_found = c.PipelineNotFoundError(
-        message=f"Could not find Pipeline {selector.repository_location_name}.{selector.repository_name}.{job_name}",
-        pipeline_name=job_name,
-        repository_name=selector.repository_name,
-        repository_location_name=selector.repository_location_name,
-    )
-    location = c.find_location(context, selector.repository_location_name)
-    if location is None or selector.repository_name != c.REPOSITORY_NAME:
-        return not_found
-    definitions = location.load()  # a load error is reported as a PythonError
-    if not definitions.has_job(job_name):
-        return not_found
-    if selector.asset_selection:
-        raise ValueError("assetSelection is not supported: oprun runs op jobs; select ops with solidSelection.")
-    metadata = params.execution_metadata
-    tags = {tag.key: tag.value for tag in (metadata.tags or [])} if metadata else {}
-    job_def = definitions.get_job_def(job_name)
-    try:
-        run_config = read_run_config(params.run_config_data)
-        run = create_run(context.instance, location, job_def, run_config, tags, selector.solid_selection or None)
-    except DagsterInvalidConfigError as error:
-        return config_invalid(error)
-    return LaunchRunSuccess(run=run_type(context.instance.submit_run(run.run_id)))
-
-
-def read_run_config(value: Any) -> Mapping[str, Any]:
-    """`runConfigData` as sent: an object, or a YAML string (as Dagster accepts)."""
-    if value is None or value is UNSET:
-        return {}
-    if isinstance(value, str):
-        return load_yaml_string(value, "runConfigData")
-    if not isinstance(value, Mapping):
-        raise ConfigFileError(f"Run config must be a mapping (an object or a YAML mapping), found {type(value).__name__}.")
-    return value
-
-
-@c.or_python_error
-def terminate_run(context: WebContext, run_id: str) -> TerminateRunResult:
-    """As Dagster's terminateRun (policy SAFE_TERMINATE): a queued run is canceled
-    at once, a started one terminated by the launcher (this waits for it)."""
-    refused = c.read_only_refusal(context, f"terminate run {run_id}")
-    if refused is not None:
-        return refused
-    instance = context.instance
-    run = instance.get_run_by_id(run_id)
-    if run is None:
-        return c.run_not_found(run_id)
-    if run.is_finished or run.status not in CANCELABLE_STATUSES:
-        return TerminateRunFailure(message=f"Run {run_id} could not be terminated due to having status {run.status.value}.")
-    if not instance.run_coordinator.cancel_run(run_id):
-        return TerminateRunFailure(message=f"Unable to terminate run {run_id}")
-    return TerminateRunSuccess(run=run_type(instance.get_run_by_id(run_id)))
-
-
 # ---------- root fields ----------
 
 
-def _pipeline_run_or_error(info: Info, run_id: strawberry.ID) -> RunOrError:
+def _run_or_error(info: Info, run_id: strawberry.ID) -> RunOrError:
     return run_or_error(info.context, str(run_id))
 
 
-def _launch_pipeline_execution(info: Info, execution_params: c.ExecutionParams) -> LaunchRunResult:
+def _runs_or_error(info: Info, filter: RunsFilterInput | None = UNSET, cursor: str | None = UNSET, limit: int | None = UNSET) -> RunsOrError:
+    return runs_or_error(info.context, filter, cursor, limit)
+
+
+def _run_ids_or_error(info: Info, filter: RunsFilterInput | None = UNSET, cursor: str | None = UNSET, limit: int | None = UNSET) -> RunIdsOrError:
+    return run_ids_or_error(info.context, filter, cursor, limit)
+
+
+def _run_tag_keys_or_error(info: Info) -> RunTagKeysOrError | None:
+    return run_tag_keys_or_error(info.context)
+
+
+def _run_tags_or_error(
+    info: Info, tag_keys: list[str] | None = UNSET, value_prefix: str | None = UNSET, limit: int | None = UNSET,
+) -> RunTagsOrError | None:
+    return run_tags_or_error(
+        info.context, tag_keys or None, value_prefix or None, None if limit is UNSET else limit,
+    )
+
+
+def _permissions(info: Info) -> list[Permission]:
+    return permissions(info.context)
+
+
+def _can_bulk_terminate(info: Info) -> bool:
+    return not info.context.read_only
+
+
+def _launch(info: Info, execution_params: c.ExecutionParams) -> LaunchRunResult:
     return launch_run(info.context, execution_params)
 
 
-def _terminate_run(info: Info, run_id: str) -> TerminateRunResult:
-    return terminate_run(info.context, run_id)
+def _reexecute(
+    info: Info, execution_params: c.ExecutionParams | None = UNSET, reexecution_params: ReexecutionParams | None = UNSET,
+) -> LaunchRunReexecutionResult:
+    return launch_reexecution(info.context, execution_params, reexecution_params)
 
 
-def _terminate_runs(info: Info, run_ids: list[str]) -> TerminateRunsResultOrError:
-    return TerminateRunsResult(terminate_run_results=[terminate_run(info.context, r) for r in run_ids])
+def _terminate_run(info: Info, run_id: str, terminate_policy: TerminateRunPolicy | None = UNSET) -> TerminateRunResult:
+    return terminate_run(info.context, run_id, None if terminate_policy is UNSET else terminate_policy)
+
+
+def _terminate_runs(info: Info, run_ids: list[str], terminate_policy: TerminateRunPolicy | None = UNSET) -> TerminateRunsResultOrError:
+    return terminate_runs(info.context, run_ids, None if terminate_policy is UNSET else terminate_policy)
+
+
+def _delete_run(info: Info, run_id: str) -> DeletePipelineRunResult:
+    return delete_run(info.context, run_id)
 
 
 @strawberry.type
 class RunQueries:
-    pipeline_run_or_error: RunOrError = strawberry.field(resolver=_pipeline_run_or_error)
+    pipeline_run_or_error: RunOrError = strawberry.field(resolver=_run_or_error)
+    run_or_error: RunOrError = strawberry.field(resolver=_run_or_error)
+    runs_or_error: RunsOrError = strawberry.field(resolver=_runs_or_error)
+    pipeline_runs_or_error: RunsOrError = strawberry.field(resolver=_runs_or_error)
+    run_ids_or_error: RunIdsOrError = strawberry.field(resolver=_run_ids_or_error)
+    run_tag_keys_or_error: RunTagKeysOrError | None = strawberry.field(resolver=_run_tag_keys_or_error)
+    run_tags_or_error: RunTagsOrError | None = strawberry.field(resolver=_run_tags_or_error)
+    permissions: list[Permission] = strawberry.field(resolver=_permissions)
+    can_bulk_terminate: bool = strawberry.field(resolver=_can_bulk_terminate)
 
 
 @strawberry.type
 class RunMutations:
-    launch_pipeline_execution: LaunchRunResult = strawberry.mutation(resolver=_launch_pipeline_execution)
+    launch_pipeline_execution: LaunchRunResult = strawberry.mutation(resolver=_launch)
+    launch_run: LaunchRunResult = strawberry.mutation(resolver=_launch)
+    launch_pipeline_reexecution: LaunchRunReexecutionResult = strawberry.mutation(resolver=_reexecute)
+    launch_run_reexecution: LaunchRunReexecutionResult = strawberry.mutation(resolver=_reexecute)
+    terminate_pipeline_execution: TerminateRunResult = strawberry.mutation(resolver=_terminate_run)
     terminate_run: TerminateRunResult = strawberry.mutation(resolver=_terminate_run)
     terminate_runs: TerminateRunsResultOrError = strawberry.mutation(resolver=_terminate_runs)
+    delete_pipeline_run: DeletePipelineRunResult = strawberry.mutation(resolver=_delete_run)
+    delete_run: DeletePipelineRunResult = strawberry.mutation(resolver=_delete_run)
