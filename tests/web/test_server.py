@@ -192,3 +192,35 @@ def test_a_failing_resolver_is_a_graphql_error_not_a_500(tmp_path: Path) -> None
         assert asyncio.run(ask(app, "{ dev }")).json() == {"data": {"dev": False}}
     finally:
         instance.dispose()
+
+
+def test_a_storage_that_cannot_be_opened_stops_the_server_with_a_clear_error(tmp_path: Path) -> None:
+    # The storage opens after the port is bound: its failure still ends the
+    # command (status 2) with oprun's message, the password masked, no traceback.
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "oprun.yaml").write_text(
+        "storage:\n  postgres:\n    postgres_db:\n      username: u\n      password: hunter2\n"
+        "      hostname: 127.0.0.1\n      port: 1\n      db_name: x\n"
+    )
+    env = {**os.environ, "OPRUN_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "oprun", "webserver", "-f", FIXTURE, "-p", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 2, done.stderr
+    assert "Cannot connect to PostgreSQL at 127.0.0.1:1" in done.stderr
+    assert "hunter2" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_instance_config_file_stops_the_server_before_it_binds(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "oprun.yaml").write_text("storage:\n  sqlite:\n    base_dirr: here\n")
+    env = {**os.environ, "OPRUN_HOME": str(home)}
+    env.pop("DAGSTER_HOME", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "oprun", "webserver", "-f", FIXTURE, "-p", "0"], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert done.returncode == 2 and "Serving" not in done.stdout
+    assert "base_dirr" in done.stderr and "Traceback" not in done.stderr

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from typing import Any
 
@@ -60,12 +61,35 @@ def _context(kw: dict[str, Any], dev: bool) -> Any:
     from oprun.cli.jobs import _locations
     from oprun.daemon.base import Workspace
     from oprun.instance import DagsterInstance
-    from oprun.web.context import WebContext
+    from oprun.instance.instance import check_home_config, home_directory
+    from oprun.web.context import OpeningInstance, WebContext
 
     workspace = Workspace(_locations(kw))
     with user_errors():
-        instance = DagsterInstance.get()
+        check_home_config(home_directory())  # a bad oprun.yaml stops the server before it starts
+    # The storage opens once the port is bound (`_open_instance`).
+    instance = OpeningInstance(DagsterInstance.get)
     return WebContext(instance=instance, workspace=workspace, dev=dev, read_only=bool(kw.get("read_only")))
+
+
+def _open_instance(context: Any, stop: Callable[[], None], failures: list[BaseException]) -> None:
+    """Start opening the server's instance (once its port is bound). When the
+    storage cannot be opened (a database too new, a server unreachable), the
+    error is printed as any user error is, added to `failures`, and the server
+    stops."""
+
+    def failed(error: BaseException) -> None:
+        failures.append(error)
+        try:
+            with user_errors():
+                raise error
+        except CliFailure as failure:
+            click.echo(failure.message, err=True)
+        except BaseException:  # noqa: BLE001 - not a user's mistake: shown whole
+            click.echo("Error: the instance could not be opened:\n" + "".join(traceback.format_exception(error)), err=True)
+        stop()
+
+    context.instance.start(failed)
 
 
 def _token(kw: dict[str, Any], generate: bool) -> str | None:
@@ -111,13 +135,31 @@ def webserver(**kw: Any) -> None:
 
     Example: oprun webserver -f jobs.py -p 3000
     """
-    from oprun.web.server import serve
+    from oprun.web.server import make_server, print_bound
 
     kw["token"] = _token(kw, generate=False)
     context = _context(kw, dev=False)
     try:
         app = _app(context, kw)
-        if not serve(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"]):
+        holder: dict[str, Any] = {}
+        failures: list[BaseException] = []
+
+        def stop() -> None:
+            holder["server"].should_exit = True
+
+        def bound(host: str, port: int) -> None:
+            print_bound(host, port)
+            _open_instance(context, stop, failures)
+
+        server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound)
+        holder["server"] = server
+        try:
+            server.run()
+        except SystemExit:  # uvicorn exits 1 when it cannot bind, after logging why
+            pass
+        if not server.started:
+            raise CliFailure(f"Error: could not serve on {kw['host']}:{kw['port']}.", 2)
+        if failures:
             raise CliFailure("", 2)
     finally:
         context.instance.dispose()
@@ -221,10 +263,9 @@ def dev(**kw: Any) -> None:
     try:
         context = _context(kw, dev=True)
         try:
-            if context.instance.is_ephemeral:
-                raise CliFailure("Error: oprun dev needs a persistent instance: set OPRUN_HOME.", 2)
             app = _app(context, kw)
             holder: dict[str, Any] = {}
+            failures: list[BaseException] = []
 
             def give_up() -> None:
                 holder["server"].should_exit = True
@@ -236,6 +277,7 @@ def dev(**kw: Any) -> None:
                 if kw.get("print_login_url"):
                     prefix = kw["path_prefix"].rstrip("/")
                     click.echo(f"Log in once, in the browser, with http://{url_host(host)}:{port}{prefix}/login?token={kw['token']}")
+                _open_instance(context, give_up, failures)
                 daemon.start()  # once the port is ours: a taken port starts no daemon
 
             server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound, on_exit=daemon.stop)
@@ -249,6 +291,8 @@ def dev(**kw: Any) -> None:
                 daemon.wait()
             if not server.started:
                 raise CliFailure(f"Error: could not serve on {kw['host']}:{kw['port']}.", 2)
+            if failures:
+                raise CliFailure("", 2)
             if daemon.gave_up:
                 raise CliFailure("", 1)
         finally:

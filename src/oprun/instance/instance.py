@@ -80,6 +80,14 @@ def _read_config(home: str) -> tuple[dict[str, Any], str | None]:
     return {}, None
 
 
+def check_home_config(home: str) -> None:
+    """Raise the error opening the instance at `home` would meet in its config
+    file (a `DagsterInstanceConfigError` naming the file and the key), without
+    opening its storage: what a server checks before it starts, when it opens
+    the storage later."""
+    _read_config(os.path.abspath(os.path.expanduser(home)))
+
+
 def _check_config(data: Mapping[str, Any], where: str) -> None:
     """The whole file against the instance config schema (`config_schema`), after
     the `python_logs` checks, whose messages say more."""

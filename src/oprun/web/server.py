@@ -9,7 +9,6 @@ there). A stop signal is a normal stop: the process then exits 0.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
@@ -50,7 +49,7 @@ def url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
 
 
-def _print_bound(host: str, port: int) -> None:
+def print_bound(host: str, port: int) -> None:
     print(f"Serving oprun on http://{url_host(host)}:{port}", flush=True)
 
 
@@ -60,7 +59,7 @@ def make_server(
     port: int = 3000,
     *,
     log_level: str = "warning",
-    on_bound: Callable[[str, int], None] = _print_bound,
+    on_bound: Callable[[str, int], None] = print_bound,
     on_exit: Callable[[], None] | None = None,
 ) -> uvicorn.Server:
     config = uvicorn.Config(
@@ -68,16 +67,3 @@ def make_server(
         access_log=False, server_header=False, timeout_graceful_shutdown=5,
     )
     return _Server(config, on_bound, on_exit)
-
-
-def serve(app: Any, host: str = "127.0.0.1", port: int = 3000, **kw: Any) -> bool:
-    """Serve until stopped; False when the server could not start (e.g. the port is taken)."""
-    server = make_server(app, host, port, **kw)
-    try:
-        server.run()
-    except SystemExit:  # uvicorn exits 1 when it cannot bind, after logging why
-        return False
-    if not server.started:
-        print(f"Error: could not serve on {url_host(host)}:{port}.", file=sys.stderr, flush=True)
-        return False
-    return True
