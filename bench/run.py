@@ -222,6 +222,53 @@ SCENARIOS = (
         },
         metrics=(Metric("wall_s", "wall time", targets=(AtMost(0.6, "≤ 0.6 s"),)),),
     ),
+    # The web server, side by side with dagster-webserver (scenarios/web_*.py run the servers).
+    Script(
+        "web_start",
+        description="`oprun webserver -f FILE` / `dagster-webserver -f FILE`: process start to the first answered repositories query (median of 3 starts)",
+        script="web_start",
+        args=(3,),
+        metrics=(
+            Metric("first_answer_s", "start to first answer", targets=(AtMost(1.0, "≤ 1 s"),)),
+            Metric("first_answer_max_s", "slowest of the 3 starts"),
+        ),
+        dagster_repeat_cap=2,
+    ),
+    Script(
+        "web_submit",
+        description="the GraphQL client's launchPipelineExecution to the run QUEUED (queued coordinator, no daemon), median of 30",
+        script="web_submit",
+        args=(30,),
+        metrics=(
+            Metric("submit_s", "submit to QUEUED", targets=(AtMost(0.020, "≤ 20 ms"),)),
+            Metric("submit_p90_s", "90th percentile"),
+        ),
+        dagster_repeat_cap=2,
+    ),
+    Script(
+        "web_runs_page_100000",
+        description="runsOrError(filter: {tags}, limit: 25) over 100,000 stored runs (SQLite), median of 10",
+        script="web_runs_page",
+        args=(100_000,),
+        metrics=(Metric("page_s", "runs page", targets=(AtMost(0.050, "≤ 50 ms"),)),),
+        dagster_repeat_cap=2,
+    ),
+    Script(
+        "web_event_stream_10000",
+        description="a finished 10,000-op run's 30,002 events streamed: pipelineRunLogs over a websocket; oprun also over SSE",
+        script="web_event_stream",
+        args=(10_000,),
+        metrics=(
+            Metric("transport", "transport", unit="list"),
+            Metric("stream_s", "every event delivered in"),
+            Metric("events_missing", "events missing", unit="count", targets=(AtMost(0, "0 (all delivered)"),)),
+            Metric("rss_growth_bytes", "server RSS growth while streaming", unit="bytes", targets=(AtMost(20e6, "≤ 20 MB (flat)"),)),
+            Metric("sse_stream_s", "server-sent events: delivered in", sides=("oprun",)),
+            Metric("sse_events_missing", "server-sent events: missing", unit="count", sides=("oprun",), targets=(AtMost(0, "0"),)),
+            Metric("sse_rss_growth_bytes", "server-sent events: RSS growth", unit="bytes", sides=("oprun",)),
+        ),
+        dagster_repeat_cap=2,
+    ),
 )
 
 

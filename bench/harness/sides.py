@@ -17,6 +17,12 @@ BENCH = Path(__file__).resolve().parent.parent
 DAGSTER_VENV = BENCH / ".venv-dagster"
 DAGSTER_REQUIREMENT = "dagster==1.13.*"
 DAGSTER_SERIES = "1.13."
+# The web server scenarios run Dagster's webserver and GraphQL packages. They are
+# released in lockstep with dagster and each pins dagster's exact version, so
+# the three are installed together and pip picks the newest version all three
+# have (dagster itself may be a patch release ahead of them).
+DAGSTER_WEB_DISTRIBUTIONS = ("dagster-webserver", "dagster-graphql")
+DAGSTER_REQUIREMENTS = (DAGSTER_REQUIREMENT, *(f"{name}==1.13.*" for name in DAGSTER_WEB_DISTRIBUTIONS))
 
 # Variables that would change what the children do, whatever side they are on:
 # a warnings filter could turn Dagster's deprecation warnings into errors.
@@ -71,16 +77,26 @@ def dagster_side(home):
         version = _query(python, _VERSION.format(distribution="dagster"))
     if not version.startswith(DAGSTER_SERIES):
         raise SetupError(f"{DAGSTER_VENV} has dagster {version!r}, expected {DAGSTER_REQUIREMENT}")
+    if _missing_web(python, version):  # a venv made before the web scenarios existed
+        _install_dagster(python)
+        version = _query(python, _VERSION.format(distribution="dagster"))
+        if _missing_web(python, version):
+            raise SetupError(f"{DAGSTER_VENV}: {', '.join(_missing_web(python, version))} not at dagster's version {version}")
     env = _child_env(DAGSTER_HOME=str(home))
     return Side("dagster", "dagster", python, version, _query(python, _PYTHON_VERSION), home, env)
 
 
 def _install_dagster(python):
-    print(f"installing {DAGSTER_REQUIREMENT} into {DAGSTER_VENV} (once; takes a few minutes)",
+    print(f"installing {' '.join(DAGSTER_REQUIREMENTS)} into {DAGSTER_VENV} (once; takes a few minutes)",
           file=sys.stderr, flush=True)
     if not python.exists():
         _check(Path(sys.executable), ["-m", "venv", str(DAGSTER_VENV)], "creating the Dagster venv")
-    _check(python, ["-m", "pip", "install", "--quiet", DAGSTER_REQUIREMENT], "installing Dagster")
+    _check(python, ["-m", "pip", "install", "--quiet", *DAGSTER_REQUIREMENTS], "installing Dagster")
+
+
+def _missing_web(python, version):
+    """The web distributions not installed at dagster's own version."""
+    return [name for name in DAGSTER_WEB_DISTRIBUTIONS if _query(python, _VERSION.format(distribution=name)) != version]
 
 
 def _child_env(**extra):
