@@ -578,6 +578,16 @@ def test_launch_errors(queued, queued_instance):
     assert queued_instance.get_runs() == []
 
 
+def test_launch_names_the_job_by_job_name_as_well(queued, queued_instance):
+    # Dagster's selector takes the job as `jobName` (modern) or `pipelineName` (legacy).
+    variables = params("quick")
+    selector = variables["executionParams"]["selector"]
+    selector["jobName"] = selector.pop("pipelineName")
+    launched = execute(queued, LAUNCH, variables)["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess"
+    assert queued_instance.get_run_by_id(launched["run"]["runId"]).job_name == "quick"
+
+
 # ---------- terminate ----------
 
 

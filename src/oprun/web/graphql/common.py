@@ -66,6 +66,7 @@ class JobOrPipelineSelector:
     repository_name: str
     repository_location_name: str
     pipeline_name: str | None = strawberry.UNSET
+    job_name: str | None = strawberry.UNSET  # Dagster's modern name; either names the job
     solid_selection: list[str] | None = strawberry.UNSET
     asset_selection: list[AssetKeyInput] | None = strawberry.UNSET
 

@@ -95,7 +95,7 @@ def _not_found(location_name: str, repository_name: str, job_name: str, why: str
 def _find_job(context: WebContext, selector: c.JobOrPipelineSelector) -> tuple[CodeLocation, Any] | c.PipelineNotFoundError:
     """The location and job a selector names (a location that fails to load raises
     its load error: a PythonError)."""
-    job_name = _given(selector.pipeline_name) or _given(getattr(selector, "job_name", None)) or ""
+    job_name = _given(selector.pipeline_name) or _given(selector.job_name) or ""
     not_found = _not_found(selector.repository_location_name, selector.repository_name, job_name)
     location = c.find_location(context, selector.repository_location_name)
     if location is None or selector.repository_name != c.REPOSITORY_NAME:
