@@ -95,14 +95,17 @@ class SerializableErrorInfo(NamedTuple):
 
     @staticmethod
     def from_exception(exc: BaseException, _depth: int = 0) -> SerializableErrorInfo:
-        cause = None
+        cause = context = None
         if exc.__cause__ is not None and _depth < 5:
             cause = SerializableErrorInfo.from_exception(exc.__cause__, _depth + 1)
+        elif exc.__context__ is not None and not exc.__suppress_context__ and _depth < 5:
+            # raised while handling another exception, as Python's traceback says
+            context = SerializableErrorInfo.from_exception(exc.__context__, _depth + 1)
         import traceback  # only when something failed: it is slow to import
 
         stack = traceback.format_tb(exc.__traceback__) if exc.__traceback__ else []
         message = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        return SerializableErrorInfo(message, stack, type(exc).__name__, cause)
+        return SerializableErrorInfo(message, stack, type(exc).__name__, cause, context)
 
     def to_string(self) -> str:
         text = "".join(self.stack) + self.message
@@ -110,6 +113,12 @@ class SerializableErrorInfo(NamedTuple):
             text = (
                 self.cause.to_string()
                 + "\n\nThe above exception was the direct cause of the following exception:\n\n"
+                + text
+            )
+        elif self.context is not None:
+            text = (
+                self.context.to_string()
+                + "\n\nDuring handling of the above exception, another exception occurred:\n\n"
                 + text
             )
         return text

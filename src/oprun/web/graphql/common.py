@@ -143,10 +143,31 @@ class UnauthorizedError:
     message: str
 
 
-@strawberry.type(name="PythonError")
-class PythonError:
+@strawberry.interface(name="Error")
+class Error:
     message: str
+
+
+@strawberry.type(name="PythonError")
+class PythonError(Error):
+    """An exception, as Dagster shows one: its message, class, stack, and the
+    exceptions it was raised from (`cause`: the first; `causes`: each one down
+    the chain; `errorChain`: each link, explicit for `raise ... from`)."""
+
     stack: list[str]
+    class_name: str | None = None
+    cause: PythonError | None = None
+    error_chain: list[ErrorChainLink] = strawberry.field(default_factory=list)
+
+    @strawberry.field
+    def causes(self) -> list[PythonError]:
+        return [link.error for link in self.error_chain]
+
+
+@strawberry.type(name="ErrorChainLink")
+class ErrorChainLink(Error):
+    error: PythonError
+    is_explicit_link: bool
 
 
 @strawberry.type(name="PresetNotFoundError")
@@ -186,9 +207,45 @@ REPOSITORY_NAME = "__repository__"  # Dagster's name for the repository of a Def
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+# How far down a chain of causes an error is shown (a cycle or a very deep chain stops there).
+MAX_ERROR_CHAIN = 10
+
+
 def python_error(error: BaseException) -> PythonError:
-    message = "".join(traceback.format_exception_only(type(error), error)).strip()
-    return PythonError(message=message, stack=traceback.format_tb(error.__traceback__))
+    """`error` and the exceptions it was raised from (`raise ... from`, or while
+    handling another), as Python's own traceback shows them."""
+    chain: list[tuple[BaseException, bool]] = []
+    seen = {id(error)}
+    link: BaseException | None = error
+    while link is not None and len(chain) < MAX_ERROR_CHAIN:
+        explicit = link.__cause__ is not None
+        nxt = link.__cause__ if explicit else (None if link.__suppress_context__ else link.__context__)
+        if nxt is None or id(nxt) in seen:
+            break
+        seen.add(id(nxt))
+        chain.append((nxt, explicit))
+        link = nxt
+    links = [ErrorChainLink(message=_one(e), error=_single(e), is_explicit_link=explicit) for e, explicit in chain]
+    return error_with_chain(_single(error), links)
+
+
+def error_with_chain(error: PythonError, links: list[ErrorChainLink]) -> PythonError:
+    """`error` with its chain of causes, each link's error with the rest of it."""
+    for at in range(len(links) - 1, -1, -1):
+        rest = links[at + 1:]
+        links[at].error.cause = rest[0].error if rest else None
+        links[at].error.error_chain = rest
+    error.cause = links[0].error if links else None
+    error.error_chain = links
+    return error
+
+
+def _one(error: BaseException) -> str:
+    return "".join(traceback.format_exception_only(type(error), error)).strip()
+
+
+def _single(error: BaseException) -> PythonError:
+    return PythonError(message=_one(error), stack=traceback.format_tb(error.__traceback__), class_name=type(error).__name__)
 
 
 def or_python_error(function: F) -> F:

@@ -561,8 +561,26 @@ def python_error_of(error: Any) -> c.PythonError | None:
     if error is None:
         return None
     if isinstance(error, SerializableErrorInfo):
-        return c.PythonError(message=error.message, stack=list(error.stack))
+        return _stored_error(error)
     return c.PythonError(message=str(_field(error, "message", "")), stack=[str(s) for s in _field(error, "stack", None) or []])
+
+
+def _stored_error(error: SerializableErrorInfo) -> c.PythonError:
+    """A stored error and its chain: `cause` (raise ... from) is an explicit link,
+    `context` (raised while handling another) an implicit one."""
+    links: list[c.ErrorChainLink] = []
+    link: SerializableErrorInfo | None = error
+    while link is not None and len(links) < c.MAX_ERROR_CHAIN:
+        nxt, explicit = (link.cause, True) if link.cause is not None else (link.context, False)
+        if nxt is None:
+            break
+        links.append(c.ErrorChainLink(message=nxt.message, error=_stored_single(nxt), is_explicit_link=explicit))
+        link = nxt
+    return c.error_with_chain(_stored_single(error), links)
+
+
+def _stored_single(error: SerializableErrorInfo) -> c.PythonError:
+    return c.PythonError(message=error.message, stack=list(error.stack), class_name=error.cls_name)
 
 
 def _type_check(data: Any, fallback_label: str) -> TypeCheck:
