@@ -300,7 +300,10 @@ class SqlRunStorage(RunStorage):
             if kind is not None and kind.startswith("RUN_"):
                 by_run.setdefault(entry.run_id, []).append(entry)
 
+        run_ids = sorted({row[0] for row in rows})
+
         def write(conn: sa.Connection) -> None:
+            self._order_run_event_writes(conn, run_ids)
             # The driver's executemany with the statement as text: SQLAlchemy's
             # per-row parameter processing cost more than the insert itself.
             conn.exec_driver_sql(self._insert_events_sql, rows)
@@ -321,6 +324,11 @@ class SqlRunStorage(RunStorage):
                 conn.execute(schema.runs.update().where(schema.runs.c.run_id == run_id, schema.runs.c.status.not_in(finished)).values(**values))
 
         self._do(write)
+
+    def _order_run_event_writes(self, conn: sa.Connection, run_ids: list[str]) -> None:
+        """Make the events of each run commit in the order of their ids (what a
+        reader following a run's events by id, as a live stream does, relies
+        on). SQLite has one writer at a time: they always do."""
 
     def get_records(
         self,
@@ -467,6 +475,15 @@ class PostgresRunStorage(SqlRunStorage):
         self.where = url.split("@")[-1]
         if check_schema:
             self._check_schema()
+
+    def _order_run_event_writes(self, conn: sa.Connection, run_ids: list[str]) -> None:
+        # Two processes storing one run's events at once (its worker, and the
+        # server writing RUN_CANCELING) could take ids 7 and 8 and commit 8
+        # first: a stream that read in between would skip 7. A lock per run,
+        # held to the end of the transaction, makes the second wait; taken in
+        # sorted order, so that two batches of several runs cannot deadlock.
+        for run_id in run_ids:
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(%s))", (run_id,))
 
 
 def _postgres_connect_error(context: Any) -> None:
