@@ -158,3 +158,6 @@ def test_tag_filter_pages_and_counts_for_common_and_rare_tags(instance, monkeypa
         if len(expected) > 1:
             assert [r.run_id for r in instance.get_runs(flt, cursor=expected[1], limit=3)] == expected[2:5], tags
         assert instance.get_runs_count(flt) == len(expected), tags
+    instance.delete_run(made[0].run_id)  # a deleted run's tags go with it
+    assert instance.get_runs_count(RunsFilter(tags={"every": "x"})) == len(made) - 1
+    assert instance.get_runs_count(RunsFilter(tags={"every": "x"}, job_name="elsewhere")) == 0
