@@ -224,3 +224,11 @@ def test_a_bad_instance_config_file_stops_the_server_before_it_binds(tmp_path: P
     )
     assert done.returncode == 2 and "Serving" not in done.stdout
     assert "base_dirr" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_clients_mistake_is_answered_not_logged_by_the_server(server: Server) -> None:
+    response = server.post('{"query": "{ noSuchField }"}')
+    assert "noSuchField" in response.json()["errors"][0]["message"]
+    server.process.send_signal(signal.SIGTERM)
+    server.process.wait(timeout=30)
+    assert "noSuchField" not in server.log.read_text()

@@ -22,6 +22,8 @@ Schema decisions (the minimum schema of the DagsterGraphQLClient wire contract, 
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
@@ -39,11 +41,21 @@ MUTATIONS: tuple[type, ...] = (runs.RunMutations, workspace.WorkspaceMutations,
 SUBSCRIPTIONS: tuple[type, ...] = (events.EventSubscriptions,)
 
 
+class _Schema(strawberry.Schema):
+    def process_errors(self, errors: list[Any], execution_context: Any = None) -> None:
+        """Log only what went wrong in the server (a resolver that raised); a
+        client's mistake (syntax, an unknown field, a wrong variable type) is
+        answered to the client, and is not the server's error to log."""
+        raised = [error for error in errors if getattr(error, "original_error", None) is not None]
+        if raised:
+            super().process_errors(raised, execution_context)
+
+
 def build_schema() -> strawberry.Schema:
     """The schema; resolvers read `info.context` as a `oprun.web.context.WebContext`."""
     from strawberry.extensions import QueryDepthLimiter
 
-    return strawberry.Schema(
+    return _Schema(
         query=merge_types("Query", QUERIES),
         mutation=merge_types("Mutation", MUTATIONS),
         subscription=merge_types("Subscription", SUBSCRIPTIONS),
