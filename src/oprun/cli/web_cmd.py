@@ -135,34 +135,55 @@ def webserver(**kw: Any) -> None:
 
     Example: oprun webserver -f jobs.py -p 3000
     """
-    from oprun.web.server import make_server, print_bound
-
     kw["token"] = _token(kw, generate=False)
     context = _context(kw, dev=False)
     try:
-        app = _app(context, kw)
-        holder: dict[str, Any] = {}
-        failures: list[BaseException] = []
-
-        def stop() -> None:
-            holder["server"].should_exit = True
-
-        def bound(host: str, port: int) -> None:
-            print_bound(host, port)
-            _open_instance(context, stop, failures)
-
-        server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound)
-        holder["server"] = server
-        try:
-            server.run()
-        except SystemExit:  # uvicorn exits 1 when it cannot bind, after logging why
-            pass
-        if not server.started:
-            raise CliFailure(f"Error: could not serve on {kw['host']}:{kw['port']}.", 2)
-        if failures:
-            raise CliFailure("", 2)
+        _serve(context, _app(context, kw), kw)
     finally:
         context.instance.dispose()
+
+
+def _serve(
+    context: Any, app: Any, kw: dict[str, Any], *,
+    on_bound: Callable[[Callable[[], None]], None] | None = None,
+    on_exit: Callable[[], None] | None = None,
+    after: Callable[[], None] | None = None,
+) -> None:
+    """Serve `app` until stopped. Once the port is bound: print where (and the
+    login URL `oprun dev` made), open the instance (`_open_instance`), then call
+    `on_bound(stop)`, where `stop()` stops the server. `on_exit` runs at the stop
+    signal, `after` once the server has returned. A port that cannot be bound
+    or an instance that cannot be opened is a CliFailure (exit 2)."""
+    from oprun.web.server import make_server, url_host
+
+    failures: list[BaseException] = []
+    servers: list[Any] = []
+
+    def stop() -> None:
+        servers[0].should_exit = True
+
+    def bound(host: str, port: int) -> None:
+        click.echo(f"Serving oprun on http://{url_host(host)}:{port}")
+        if kw.get("print_login_url"):
+            prefix = kw["path_prefix"].rstrip("/")
+            click.echo(f"Log in once, in the browser, with http://{url_host(host)}:{port}{prefix}/login?token={kw['token']}")
+        _open_instance(context, stop, failures)
+        if on_bound is not None:
+            on_bound(stop)
+
+    server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound, on_exit=on_exit)
+    servers.append(server)
+    try:
+        server.run()
+    except SystemExit:  # uvicorn exits 1 when it cannot bind, after logging why
+        pass
+    finally:
+        if after is not None:
+            after()
+    if not server.started:
+        raise CliFailure(f"Error: could not serve on {kw['host']}:{kw['port']}.", 2)
+    if failures:
+        raise CliFailure("", 2)
 
 
 def _location_args(kw: dict[str, Any]) -> list[str]:
@@ -181,16 +202,18 @@ class _Daemon:
     """The daemon child of `oprun dev`: its output goes to dev's stderr; when it
     dies on its own, it is restarted, up to RESTART_LIMIT times a minute."""
 
-    def __init__(self, args: list[str], on_give_up: Callable[[], None]) -> None:
+    def __init__(self, args: list[str]) -> None:
         self.command = [sys.executable, "-m", "oprun", "daemon", "run", *args]
-        self.on_give_up = on_give_up
+        self.on_give_up: Callable[[], None] = lambda: None
         self.stopping = threading.Event()
         self.gave_up = False
         self.process: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._watcher = threading.Thread(target=self._watch, name="oprun-dev-daemon", daemon=True)
 
-    def start(self) -> None:
+    def start(self, on_give_up: Callable[[], None]) -> None:
+        """Start the daemon; `on_give_up` is called if it keeps dying."""
+        self.on_give_up = on_give_up
         self._spawn()
         if self.process is not None:
             self._watcher.start()
@@ -252,8 +275,6 @@ def dev(**kw: Any) -> None:
 
     Example: oprun dev -f jobs.py
     """
-    from oprun.web.server import make_server, url_host
-
     kw["token"] = _token(kw, generate=True)
     temporary_home = None
     if not (os.environ.get("OPRUN_HOME") or os.environ.get("DAGSTER_HOME")):
@@ -263,36 +284,14 @@ def dev(**kw: Any) -> None:
     try:
         context = _context(kw, dev=True)
         try:
-            app = _app(context, kw)
-            holder: dict[str, Any] = {}
-            failures: list[BaseException] = []
+            daemon = _Daemon(_location_args(kw))
 
-            def give_up() -> None:
-                holder["server"].should_exit = True
-
-            daemon = _Daemon(_location_args(kw), give_up)
-
-            def bound(host: str, port: int) -> None:
-                click.echo(f"Serving oprun on http://{url_host(host)}:{port}")
-                if kw.get("print_login_url"):
-                    prefix = kw["path_prefix"].rstrip("/")
-                    click.echo(f"Log in once, in the browser, with http://{url_host(host)}:{port}{prefix}/login?token={kw['token']}")
-                _open_instance(context, give_up, failures)
-                daemon.start()  # once the port is ours: a taken port starts no daemon
-
-            server = make_server(app, kw["host"], kw["port"], log_level=kw["uvicorn_log_level"], on_bound=bound, on_exit=daemon.stop)
-            holder["server"] = server
-            try:
-                server.run()
-            except SystemExit:
-                pass
-            finally:
+            def stop_daemon() -> None:
                 daemon.stop()
                 daemon.wait()
-            if not server.started:
-                raise CliFailure(f"Error: could not serve on {kw['host']}:{kw['port']}.", 2)
-            if failures:
-                raise CliFailure("", 2)
+
+            # The daemon starts once the port is ours: a taken port starts no daemon.
+            _serve(context, _app(context, kw), kw, on_bound=daemon.start, on_exit=daemon.stop, after=stop_daemon)
             if daemon.gave_up:
                 raise CliFailure("", 1)
         finally:

@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import functools
 import json
+import re
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -30,6 +31,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from oprun import __version__
 from oprun.web.context import WebContext
@@ -271,8 +274,13 @@ async def _read_body(request: Request, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def _check_graphql_body(body: bytes) -> str | None:
-    """Why a POST body is not a GraphQL request, or None when it is one."""
+# A JSON escape of a UTF-16 surrogate (`\ud800` to `\udfff`): paired, it is one
+# character (an emoji); alone, it is not text.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _read_graphql_body(body: bytes) -> dict[str, Any] | str:
+    """The GraphQL request a POST body holds, or why it is not one."""
     try:
         document = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -282,7 +290,8 @@ def _check_graphql_body(body: bytes) -> str | None:
     except ValueError as exc:  # e.g. an integer of more digits than Python converts
         return f"The request body could not be read: {exc}."
     try:
-        json.dumps(document, ensure_ascii=False).encode("utf-8")
+        if _SURROGATE_ESCAPE.search(body):  # rare: only then is the whole document checked
+            json.dumps(document, ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         # `\ud800` alone is valid JSON but not text: no name, id or value can hold it.
         return "The request body holds a lone UTF-16 surrogate escape (such as \\ud800), which is not text."
@@ -298,16 +307,13 @@ def _check_graphql_body(body: bytes) -> str | None:
     name = document.get("operationName")
     if name is not None and not isinstance(name, str):
         return '"operationName" must be a string (or be left out).'
-    return None
+    return document
 
 
 async def _execute_in_thread(view: _OprunGraphQL, request: Request, document: dict[str, Any]) -> Response:
     """Run a query or mutation on a worker thread: resolvers read the instance's
     database and load code, and must not stall the event loop that serves
     every other request and stream."""
-    from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-    from strawberry.types.graphql import OperationType
-
     context = await view.get_context(request, None)
     execute = functools.partial(
         view.schema.execute_sync,
@@ -364,11 +370,11 @@ def _graphql_endpoint(view: _OprunGraphQL, dev: bool, max_body_bytes: int) -> Ca
         body = await _read_body(request, max_body_bytes)
         if body is None:
             return errors_response(f"The request body is larger than the limit of {max_body_bytes} bytes.", 413)
-        problem = _check_graphql_body(body)
-        if problem is not None:
-            return errors_response(problem, 400)
+        document = _read_graphql_body(body)
+        if isinstance(document, str):
+            return errors_response(document, 400)
 
-        return await _execute_in_thread(view, request, json.loads(body))
+        return await _execute_in_thread(view, request, document)
 
     return endpoint
 

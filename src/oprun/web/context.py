@@ -67,8 +67,9 @@ class OpeningInstance:
 
     def get(self) -> Any:
         """The open instance (waits for it; opens it if nobody started to)."""
-        self.start()
-        self._ready.wait()
+        if not self._ready.is_set():  # only while it opens: every resolver comes through here
+            self.start()
+            self._ready.wait()
         if self._error is not None:
             raise self._error
         return self._value

@@ -158,26 +158,33 @@ def _count(context: WebContext, filters: RunsFilter | None, snapshot_id: str | N
     return len(_page(context, filters, snapshot_id, None, None))
 
 
-def runs_or_error(context: WebContext, filter: RunsFilterInput | None, cursor: str | None, limit: int | None) -> RunsOrError:
+def _filtered_page(
+    context: WebContext, filter: RunsFilterInput | None, cursor: str | None, limit: int | None
+) -> tuple[list[RunRecord], RunsFilter | None, str | None] | InvalidPipelineRunsFilterError | c.PythonError:
+    """A page of the runs `filter` selects, with the storage filter and snapshot
+    id it maps to; a filter that cannot be is Dagster's InvalidPipelineRunsFilterError."""
     try:
         filters, snapshot_id = storage_filter(filter)
-        records = _page(context, filters, snapshot_id, _given(cursor), _given(limit))
+        return _page(context, filters, snapshot_id, _given(cursor), _given(limit)), filters, snapshot_id
     except _BadFilter as error:
         return InvalidPipelineRunsFilterError(message=str(error))
     except Exception as error:  # noqa: BLE001 - reported to the client as data
         return c.python_error(error)
+
+
+def runs_or_error(context: WebContext, filter: RunsFilterInput | None, cursor: str | None, limit: int | None) -> RunsOrError:
+    page = _filtered_page(context, filter, cursor, limit)
+    if not isinstance(page, tuple):
+        return page
+    records, filters, snapshot_id = page
     return Runs(results=[run_type(r) for r in records], _filters=filters, _snapshot_id=snapshot_id)
 
 
 def run_ids_or_error(context: WebContext, filter: RunsFilterInput | None, cursor: str | None, limit: int | None) -> RunIdsOrError:
-    try:
-        filters, snapshot_id = storage_filter(filter)
-        records = _page(context, filters, snapshot_id, _given(cursor), _given(limit))
-    except _BadFilter as error:
-        return InvalidPipelineRunsFilterError(message=str(error))
-    except Exception as error:  # noqa: BLE001 - reported to the client as data
-        return c.python_error(error)
-    return RunIds(results=[r.dagster_run.run_id for r in records])
+    page = _filtered_page(context, filter, cursor, limit)
+    if not isinstance(page, tuple):
+        return page
+    return RunIds(results=[r.dagster_run.run_id for r in page[0]])
 
 
 # ---------- tag autocompletion ----------
